@@ -77,7 +77,11 @@ func (d *Daemon) InviteSite(_ context.Context, site string) error {
 	if err := d.requireLeader(); err != nil {
 		return err
 	}
-	return mapFSMError(d.apply(&fsm.AddSite{Site: site, Role: fsm.RoleVoter}))
+	role := fsm.RoleVoter
+	if d.voters(site) >= fsm.MaxVoters {
+		role = fsm.RoleNonvoter
+	}
+	return mapFSMError(d.apply(&fsm.AddSite{Site: site, Role: role}))
 }
 
 // RemoveMember removes a site from raft and from the registry, and drops
