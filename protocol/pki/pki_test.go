@@ -270,17 +270,14 @@ func handshake(t *testing.T, server, client *tls.Config) (serr, cerr error) {
 	go func() {
 		defer wg.Done()
 		s := tls.Server(a, server)
+		s.SetDeadline(time.Now().Add(5 * time.Second))
 		serr = s.Handshake()
-		if serr != nil {
-			a.Close()
-		}
+		a.Close() // unblock a client still waiting for our flight
 	}()
 	c := tls.Client(b, client)
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(5 * time.Second))
 	cerr = c.Handshake()
-	if cerr != nil {
-		b.Close()
-	}
+	b.Close() // unblock a server still waiting for our flight
 	wg.Wait()
 	return serr, cerr
 }
@@ -333,12 +330,12 @@ func TestMutualTLS(t *testing.T) {
 		t.Errorf("wrong expected site: client error %v, want ErrWrongSite", cerr)
 	}
 	// Client from another CA: the server refuses it.
-	_, cliStranger := tlsFor(t, other, stranger, "", nil)
+	_, cliStranger := tlsFor(t, ca, stranger, "", nil)
 	if serr, _ := handshake(t, srvA, cliStranger); !errors.Is(serr, ErrUntrusted) {
 		t.Errorf("foreign client: server error %v, want ErrUntrusted", serr)
 	}
 	// Server from another CA: the client refuses it.
-	srvStranger, _ := tlsFor(t, other, stranger, "", nil)
+	srvStranger, _ := tlsFor(t, ca, stranger, "", nil)
 	if _, cerr := handshake(t, srvStranger, cliB); !errors.Is(cerr, ErrUntrusted) {
 		t.Errorf("foreign server: client error %v, want ErrUntrusted", cerr)
 	}
@@ -373,5 +370,35 @@ func TestMutualTLS(t *testing.T) {
 	}
 	if _, err := MutualTLSConfig(TLSOptions{Roots: ca.Pool()}); !errors.Is(err, ErrConfig) {
 		t.Errorf("no certificate: %v, want ErrConfig", err)
+	}
+}
+
+func TestLoadMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, other := newCA(t), newCA(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	if err := ca.Save(p("ca.crt"), "", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := issue(t, ca, "site-a").Save(p("a.crt"), p("a.key"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := issue(t, other, "site-x").Save(p("x.crt"), p("x.key"), false); err != nil {
+		t.Fatal(err)
+	}
+	kl, err := OpenKeyLog(p("keys.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kl.Close()
+	if st, _ := os.Stat(p("keys.log")); st.Mode().Perm() != 0o600 {
+		t.Errorf("key log mode %v, want 0600", st.Mode().Perm())
+	}
+	tc, site, err := LoadMutualTLS(p("ca.crt"), p("a.crt"), p("a.key"), kl)
+	if err != nil || site != "site-a" || tc.KeyLogWriter != kl || tc.MinVersion != tls.VersionTLS13 {
+		t.Fatalf("LoadMutualTLS = %v, %q, %v", tc, site, err)
+	}
+	if _, _, err := LoadMutualTLS(p("ca.crt"), p("x.crt"), p("x.key"), nil); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("LoadMutualTLS(foreign node cert) = %v, want ErrUntrusted", err)
 	}
 }
