@@ -26,8 +26,8 @@
 // if a config file still lists it); sites it does not know yet are allowed
 // only if this node's config lists them (federation.sites), which is how a
 // new node can talk to its peers before it has caught up. The founding node
-// invites every site of its config into the registry when it first leads.
-// A joining node sends a JoinRequest on a control stream to its join
+// records itself in the registry when it first leads; every other site
+// enters the registry when the leader admits it. A joining node sends a JoinRequest on a control stream to its join
 // addresses; a follower answers with the leader's address, and the leader
 // adds the site to raft (as a voter while there are fewer than five voters,
 // as a non-voter otherwise) and records it in the registry.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -109,8 +110,21 @@ func (d *Daemon) RemoveMember(_ context.Context, site string) error {
 
 // SetSetting changes one federation-wide setting through the log.
 func (d *Daemon) SetSetting(_ context.Context, key, value string) error {
+	d.settingsMu.Lock()
+	defer d.settingsMu.Unlock()
 	if err := d.requireLeader(); err != nil {
 		return err
+	}
+	// A new leader may not have applied the entries of earlier terms yet:
+	// wait until the state machine holds everything in the log, so the
+	// settings read below are current.
+	if d.raft.AppliedIndex() < d.raft.LastIndex() {
+		if err := d.raft.Barrier(applyTimeout).Error(); err != nil {
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+				return fmt.Errorf("settings: %w", admin.ErrNotLeader)
+			}
+			return fmt.Errorf("settings: wait for the log to be applied: %w", err)
+		}
 	}
 	s := d.fsm.Settings()
 	var err error

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fedtest_test
+
+const raceEnabled = false
