@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-fed/strata/node/analytics/lifecycle"
 	"github.com/strata-fed/strata/node/analytics/score"
 	"github.com/strata-fed/strata/node/analytics/segment"
 	"github.com/strata-fed/strata/node/engine"
@@ -32,6 +33,7 @@ type analyzeFlags struct {
 	rejectsFile       string
 	progress          bool
 	quiet             bool
+	life              lifecycle.Params
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -76,6 +78,10 @@ ties broken by user id, 5 = best, R inverted) unless thresholds are given.`,
 	fl.Float64Var(&f.unitDays, "time-unit-days", 7, "CLV model time unit in days")
 	fl.StringVar(&f.rejects, "rejects", "", "malformed rows: fail or skip (default: the source's rejects.policy, else fail)")
 	fl.StringVar(&f.rejectsFile, "rejects-file", "", "where skipped rows go (default: the source's rejects.file, else OUT/rejects.csv)")
+	fl.Int64Var(&f.life.NewDays, "new-days", 0, "lifecycle: first purchase within this many days is new (0 = 30)")
+	fl.Int64Var(&f.life.ActiveDays, "active-days", 0, "lifecycle: last purchase within this many days is active (0 = 90)")
+	fl.Int64Var(&f.life.AtRiskDays, "at-risk-days", 0, "lifecycle: ... within this many days is at_risk (0 = 180)")
+	fl.Int64Var(&f.life.DormantDays, "dormant-days", 0, "lifecycle: ... within this many days is dormant, beyond churned (0 = 365)")
 	fl.BoolVar(&f.progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fl.BoolVar(&f.quiet, "quiet", false, "do not print the summary table")
 	return cmd
@@ -144,7 +150,10 @@ func runAnalyze(cmd *cobra.Command, args []string, f *analyzeFlags) error {
 }
 
 func analyzeConfig(src *ingest.Source, f *analyzeFlags) (engine.Config, error) {
-	cfg := engine.Config{K: f.k, Restarts: f.restarts, Seed: f.seed, Horizon: f.horizon, Discount: f.discount}
+	cfg := engine.Config{K: f.k, Restarts: f.restarts, Seed: f.seed, Horizon: f.horizon, Discount: f.discount, Lifecycle: f.life}
+	if err := f.life.Validate(); err != nil {
+		return cfg, usagef("lifecycle thresholds: %v", err)
+	}
 	switch f.only {
 	case "all", "":
 	case "rfm":

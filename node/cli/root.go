@@ -50,6 +50,8 @@ private aggregation, so no raw row or per-user value ever leaves its owner.`,
 		newServeCmd(),
 		newCheckConfigCmd(),
 		newAnalyzeCmd(), newCheckSourceCmd(),
+		newSumCmd(), newKeysCmd(), newBudgetCmd(),
+		newSynthCmd(),
 	)
 	return root
 }

@@ -15,10 +15,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/strata-fed/strata/protocol/pki"
 )
 
 // Config is a node's whole configuration.
@@ -36,9 +37,15 @@ type Config struct {
 	// it as this node's address. Defaults to Listen.
 	Advertise string `yaml:"advertise"`
 	// Admin is the TCP address of the HTTP admin API and /metrics. Defaults
-	// to 127.0.0.1:7480 (loopback only). The empty string after defaulting is
-	// not possible; set "off" to disable the admin API.
+	// to 127.0.0.1:7480; "off" disables the API. The API has no
+	// authentication of its own — it can change federation settings and
+	// membership — so it must bind a loopback address unless
+	// AdminAllowRemote is set.
 	Admin string `yaml:"admin"`
+	// AdminAllowRemote allows a non-loopback Admin address, for operators
+	// who put the API behind their own authenticating proxy or firewall.
+	// Defaults to false.
+	AdminAllowRemote bool `yaml:"admin_allow_remote"`
 
 	TLS        TLS        `yaml:"tls"`
 	Raft       Raft       `yaml:"raft"`
@@ -130,8 +137,6 @@ var (
 	// ErrParse wraps YAML syntax errors and unknown keys.
 	ErrParse = errors.New("cannot parse configuration")
 )
-
-var siteIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Load parses a configuration from YAML bytes. Relative paths are resolved
 // against baseDir. The result has defaults filled in and is validated.
@@ -227,8 +232,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Site == "" {
 		bad("site", "is required")
-	} else if !siteIDPattern.MatchString(c.Site) {
-		bad("site", "%q is not a site id (lower-case letters, digits and '-', at most 63)", c.Site)
+	} else if err := pki.ValidateSiteID(c.Site); err != nil {
+		bad("site", "%v", err)
 	}
 	if err := checkHostPort(c.Listen); err != nil {
 		bad("listen", "%v", err)
@@ -239,6 +244,8 @@ func (c *Config) Validate() error {
 	if c.Admin != AdminOff {
 		if err := checkHostPort(c.Admin); err != nil {
 			bad("admin", "%v", err)
+		} else if !c.AdminAllowRemote && !isLoopback(c.Admin) {
+			bad("admin", "%q is not a loopback address; the admin API has no authentication: bind 127.0.0.1, or set admin_allow_remote: true behind your own access control", c.Admin)
 		}
 	}
 	if host, _, err := net.SplitHostPort(c.Advertise); err == nil {
@@ -270,8 +277,8 @@ func (c *Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Federation.Sites {
-		if !siteIDPattern.MatchString(s) {
-			bad(fmt.Sprintf("federation.sites[%d]", i), "%q is not a site id", s)
+		if err := pki.ValidateSiteID(s); err != nil {
+			bad(fmt.Sprintf("federation.sites[%d]", i), "%v", err)
 		}
 		if seen[s] {
 			bad(fmt.Sprintf("federation.sites[%d]", i), "%q is listed twice", s)
@@ -303,6 +310,19 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 	}
 	return nil
+}
+
+// isLoopback reports whether addr's host is a loopback IP or "localhost".
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkHostPort(addr string) error {

@@ -68,7 +68,7 @@ func TestLoadBadFiles(t *testing.T) {
 		message string
 	}{
 		{"unknown_key.bad.yml", ErrParse, "sitee"},
-		{"bad_site.bad.yml", ErrInvalid, "site: \"Site_A\""},
+		{"bad_site.bad.yml", ErrInvalid, "site: invalid site id: \"Site_A\""},
 		{"missing_tls.bad.yml", ErrInvalid, "tls.ca: is required"},
 		{"no_join.bad.yml", ErrInvalid, "bootstrap: true"},
 		{"lease.bad.yml", ErrInvalid, "raft.leader_lease_timeout"},
@@ -76,6 +76,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"bad_addr.bad.yml", ErrInvalid, "advertise: \"0.0.0.0:7400\" is not dialable"},
 		{"bad_duration.bad.yml", ErrParse, "soon"},
 		{"empty.bad.yml", ErrParse, "empty"},
+		{"remote_admin.bad.yml", ErrInvalid, "admin: \"0.0.0.0:7480\" is not a loopback address"},
 	}
 	seen := map[string]bool{}
 	for _, tc := range cases {
@@ -111,7 +112,7 @@ func TestMissingFile(t *testing.T) {
 // without being handled here: add it to setDefaults/Validate and to the list.
 func TestEveryFieldHasDefaultOrCheck(t *testing.T) {
 	handled := map[string]bool{
-		"Site": true, "DataDir": true, "Listen": true, "Advertise": true, "Admin": true,
+		"Site": true, "DataDir": true, "Listen": true, "Advertise": true, "Admin": true, "AdminAllowRemote": true,
 		"TLS.CA": true, "TLS.Cert": true, "TLS.Key": true, "TLS.KeyLogFile": true,
 		"Raft.HeartbeatTimeout": true, "Raft.ElectionTimeout": true, "Raft.LeaderLeaseTimeout": true,
 		"Raft.CommitTimeout": true, "Raft.SnapshotThreshold": true, "Raft.SnapshotInterval": true,

@@ -70,6 +70,14 @@ func (d *Daemon) handleJoin(ctx context.Context, peer transport.PeerInfo, req *w
 		resp.Error = "not the leader"
 		return resp
 	}
+	// The raft address must be the joiner's own QUIC address (the
+	// transport dials from its listening socket), so a site cannot register
+	// another member's address under its id.
+	if err := sameAddr(req.RaftAddr, peer.Addr); err != nil {
+		resp.Error = err.Error()
+		d.log.Warn("refused join", "peer", peer.SiteID, "reason", resp.Error)
+		return resp
+	}
 	if err := d.admit(req.SiteID, req.RaftAddr, req.Voter); err != nil {
 		resp.Error = err.Error()
 		d.log.Warn("join failed", "peer", peer.SiteID, "error", err)
@@ -89,6 +97,9 @@ func (d *Daemon) admit(site, addr string, wantVoter bool) error {
 	role := fsm.RoleVoter
 	if !wantVoter || d.voters(site) >= fsm.MaxVoters {
 		role = fsm.RoleNonvoter
+	}
+	if s, known := d.fsm.Site(site); known && s.Allowed() && s.Role == fsm.RoleVoter {
+		role = fsm.RoleVoter // its voting seat is already counted
 	}
 	if s, known := d.fsm.Site(site); !known || !s.Allowed() {
 		if err := d.apply(&fsm.AddSite{Site: site, Address: addr, Role: role}); err != nil {
@@ -114,19 +125,41 @@ func (d *Daemon) admit(site, addr string, wantVoter bool) error {
 	return nil
 }
 
-// voters counts raft voters other than site.
+// voters counts the voting seats other than site's: raft voters, and
+// registry sites invited or joined as voters (the FSM enforces MaxVoters
+// over the registry, so both must be counted the same way).
 func (d *Daemon) voters(except string) int {
-	f := d.raft.GetConfiguration()
-	if f.Error() != nil {
-		return 0
-	}
-	n := 0
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter && string(s.ID) != except {
-			n++
+	seats := map[string]bool{}
+	if f := d.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.Suffrage == raft.Voter {
+				seats[string(s.ID)] = true
+			}
 		}
 	}
-	return n
+	for _, s := range d.fsm.Sites() {
+		if s.Allowed() && s.Role == fsm.RoleVoter {
+			seats[s.ID] = true
+		}
+	}
+	delete(seats, except)
+	return len(seats)
+}
+
+// sameAddr checks that a claimed address resolves to the peer's address.
+func sameAddr(claimed string, peer net.Addr) error {
+	ua, err := net.ResolveUDPAddr("udp", claimed)
+	if err != nil {
+		return fmt.Errorf("raft address %q: %v", claimed, err)
+	}
+	pa, ok := peer.(*net.UDPAddr)
+	if !ok {
+		return fmt.Errorf("peer address %v is not UDP", peer)
+	}
+	if !ua.IP.Equal(pa.IP) || ua.Port != pa.Port {
+		return fmt.Errorf("raft address %s is not the address this connection comes from (%s)", claimed, pa)
+	}
+	return nil
 }
 
 // joinLoop asks the configured join addresses (and the leaders they name)

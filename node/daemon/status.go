@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-fed/strata/federated/fsm"
 	"github.com/strata-fed/strata/node/admin"
+	"github.com/strata-fed/strata/protocol/pki"
 )
 
 // The Daemon is the admin API's backend.
@@ -78,6 +79,9 @@ func (d *Daemon) InviteSite(_ context.Context, site string) error {
 	if err := d.requireLeader(); err != nil {
 		return err
 	}
+	if err := pki.ValidateSiteID(site); err != nil {
+		return fmt.Errorf("%w: %w", admin.ErrBadRequest, err)
+	}
 	role := fsm.RoleVoter
 	if d.voters(site) >= fsm.MaxVoters {
 		role = fsm.RoleNonvoter
@@ -97,8 +101,12 @@ func (d *Daemon) RemoveMember(_ context.Context, site string) error {
 	if site == d.cfg.Site {
 		return fmt.Errorf("the leader cannot remove itself; remove it from another node after a leadership transfer: %w", admin.ErrBadRequest)
 	}
-	if err := mapFSMError(d.apply(&fsm.RemoveSite{Site: site, Reason: "removed by operator"})); err != nil {
-		return err
+	// Idempotent, so a removal interrupted after the registry change (say,
+	// by a leadership change) can be retried to completion.
+	if s, _ := d.fsm.Site(site); s.Status != fsm.StatusRemoved {
+		if err := mapFSMError(d.apply(&fsm.RemoveSite{Site: site, Reason: "removed by operator"})); err != nil {
+			return err
+		}
 	}
 	if err := d.raft.RemoveServer(raft.ServerID(site), 0, applyTimeout).Error(); err != nil {
 		return fmt.Errorf("remove %s from raft: %w", site, err)

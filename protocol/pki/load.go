@@ -47,5 +47,11 @@ func OpenKeyLog(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open TLS key log: %w", err)
 	}
+	// OpenFile applies the mode only when it creates the file: make sure an
+	// existing file is not readable by others before secrets go into it.
+	if err := f.Chmod(KeyFileMode); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open TLS key log: restrict %s to mode %o: %w", path, KeyFileMode, err)
+	}
 	return f, nil
 }
