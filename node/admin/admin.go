@@ -109,6 +109,9 @@ func Handler(b Backend, reg *prometheus.Registry, log *slog.Logger) http.Handler
 		}
 		writeResult(w, log, b.SetSetting(r.Context(), r.PathValue("key"), req.Value))
 	})
+	if rb, ok := b.(RoundsBackend); ok {
+		handleRounds(mux, rb, log) // secure-sum endpoints: see rounds.go
+	}
 	if reg != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	}

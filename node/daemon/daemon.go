@@ -46,9 +46,14 @@ type Daemon struct {
 	metrics *metrics
 
 	adminLn net.Listener
+	sum     *sumService // secure-sum runner (rounds.go)
 	// needsJoin is set when this node has no raft state and must be
 	// admitted by the federation's leader.
 	needsJoin bool
+
+	// settingsMu serializes SetSetting, which reads the settings and
+	// writes them back with one field changed.
+	settingsMu sync.Mutex
 
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
@@ -94,6 +99,9 @@ func (d *Daemon) start() error {
 	})
 	if err != nil {
 		return fmt.Errorf("transport: %w", err)
+	}
+	if err := d.startRounds(); err != nil {
+		return err
 	}
 	if err := d.startRaft(); err != nil {
 		return err
@@ -149,7 +157,7 @@ func openKeyLog(path string) (*os.File, string, error) {
 	if path == "" {
 		return nil, "", nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := pki.OpenKeyLog(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("tls.key_log_file: %w", err)
 	}
@@ -187,6 +195,12 @@ func (d *Daemon) startRaft() error {
 	}
 	trans := raftquic.NewNetworkTransport(d.tr, raftquic.Options{Logger: hlog.Named("transport")})
 
+	started := false
+	defer func() {
+		if !started {
+			_ = trans.Close() // stops its accept loop; raft owns it once started
+		}
+	}()
 	existing, err := raft.HasExistingState(d.wal, d.wal, snaps)
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
@@ -200,10 +214,11 @@ func (d *Daemon) startRaft() error {
 		}
 		d.log.Info("bootstrapped a new federation")
 	}
-	d.raft, err = raft.NewRaft(rc, d.fsm, d.wal, d.wal, snaps, trans)
+	d.raft, err = raft.NewRaft(rc, d.raftFSM(), d.wal, d.wal, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	started = true
 	d.needsJoin = !existing && !cfg.Federation.Bootstrap
 	return nil
 }
@@ -245,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	goFunc(d.serveControl)
 	goFunc(d.watchLeadership)
+	goFunc(d.runRounds)
 	if d.needsJoin {
 		goFunc(d.joinLoop)
 	}
@@ -290,14 +306,20 @@ func (d *Daemon) Close() error {
 	}
 	d.closed = true
 	var errs []error
+	var shutdown raft.Future
 	if d.raft != nil {
-		if err := d.raft.Shutdown().Error(); err != nil {
-			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
-		}
+		shutdown = d.raft.Shutdown() // stops raft's loops; Error waits for them
 	}
+	// Close the transport before waiting for raft: an RPC in flight to a
+	// dead peer would otherwise hold raft's shutdown for its full timeout.
 	if d.tr != nil {
 		if err := d.tr.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("transport close: %w", err))
+		}
+	}
+	if shutdown != nil {
+		if err := shutdown.Error(); err != nil {
+			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
 	}
 	if d.wal != nil {

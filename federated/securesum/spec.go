@@ -1,0 +1,179 @@
+package securesum
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/strata-fed/strata/dp/budget"
+)
+
+// Spec is a secure-sum request.
+type Spec struct {
+	// Statistic names the vector every site's Provider returns. Required:
+	// 1..64 bytes of [A-Za-z0-9._-].
+	Statistic string `json:"statistic"`
+	// Length is the number of coordinates; 0 = the length of the leader's
+	// own statistic.
+	Length int `json:"length,omitempty"`
+	// Lo and Hi are the per-coordinate clamp bounds (Lo ≤ Hi). Every site
+	// clamps its vector into [Lo, Hi] before adding noise and encrypting;
+	// they fix the sensitivity.
+	Lo int64 `json:"lo"`
+	Hi int64 `json:"hi"`
+	// Epsilon and Delta are the release's privacy cost, charged to the
+	// ledger of (federation, Dataset) when the round starts. With DP on,
+	// Epsilon > 0 and 0 < Delta < 1 are required. With DP disabled (test
+	// switch in the log) they may be zero (no charge, no ledger needed).
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	// Dataset names the budget ledger; "" = Statistic.
+	Dataset string `json:"dataset,omitempty"`
+	// Participants restricts the round to these sites; nil = every live
+	// holder of the active key.
+	Participants []string `json:"participants,omitempty"`
+}
+
+func (s Spec) dataset() string {
+	if s.Dataset != "" {
+		return s.Dataset
+	}
+	return s.Statistic
+}
+
+// MaxLength bounds Spec.Length.
+const MaxLength = 1 << 22
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// roundSpec is the part of a round every site must agree on. The leader
+// writes it, canonically, into the round's Kind in the log:
+//
+//	sum:<statistic> {"v":1,"n":...,"lo":...,"hi":...,"mech":...,"mu":...,"l1":...,"l2":...}
+//
+// so each site derives its clamp bounds and noise share from the committed
+// log alone, never from the leader's word.
+type roundSpec struct {
+	Statistic string `json:"-"`
+	V         int    `json:"v"`
+	N         int    `json:"n"`
+	Lo        int64  `json:"lo"`
+	Hi        int64  `json:"hi"`
+	// Mech is "skellam" or "none" (DP disabled).
+	Mech string `json:"mech"`
+	// Mu is the total noise variance σ² per coordinate that any t honest
+	// shares add up to.
+	Mu float64 `json:"mu,omitempty"`
+	// L1 and L2 are the sensitivities the noise was calibrated to.
+	L1 float64 `json:"l1,omitempty"`
+	L2 float64 `json:"l2,omitempty"`
+}
+
+const (
+	mechSkellam = "skellam"
+	mechNone    = "none"
+	kindPrefix  = "sum:"
+)
+
+// kind encodes the spec as the round's Kind.
+func (r roundSpec) kind() (string, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("encode round spec: %w", err)
+	}
+	return kindPrefix + r.Statistic + " " + string(b), nil
+}
+
+// parseKind decodes a round Kind written by kind.
+func parseKind(kind string) (roundSpec, error) {
+	var r roundSpec
+	rest, ok := strings.CutPrefix(kind, kindPrefix)
+	if !ok {
+		return r, fmt.Errorf("round kind %q is not a secure sum: %w", kind, ErrBadSpec)
+	}
+	name, js, ok := strings.Cut(rest, " ")
+	if !ok || !validName(name) {
+		return r, fmt.Errorf("round kind %q: bad statistic: %w", kind, ErrBadSpec)
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(js)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return r, fmt.Errorf("round kind %q: %v: %w", kind, err, ErrBadSpec)
+	}
+	r.Statistic = name
+	if r.V != 1 || r.N < 1 || r.N > MaxLength || r.Lo > r.Hi {
+		return r, fmt.Errorf("round kind %q: bad fields: %w", kind, ErrBadSpec)
+	}
+	switch r.Mech {
+	case mechNone:
+	case mechSkellam:
+		if !(r.Mu > 0) || math.IsInf(r.Mu, 0) {
+			return r, fmt.Errorf("round kind %q: bad variance: %w", kind, ErrBadSpec)
+		}
+	default:
+		return r, fmt.Errorf("round kind %q: unknown mechanism %q: %w", kind, r.Mech, ErrBadSpec)
+	}
+	return r, nil
+}
+
+// bound is the largest |value| a clamped coordinate can have.
+func (r roundSpec) bound() int64 { return max(absInt(r.Lo), absInt(r.Hi)) }
+
+func absInt(v int64) int64 {
+	if v < 0 {
+		if v == math.MinInt64 {
+			return math.MaxInt64
+		}
+		return -v
+	}
+	return v
+}
+
+// sensitivity returns the L1 and L2 sensitivity of a sum of clamped vectors
+// of n coordinates under add/remove of one contribution: each coordinate
+// moves by at most c = max(|lo|, |hi|).
+func sensitivity(n int, lo, hi int64) (l1, l2 float64) {
+	c := float64(max(absInt(lo), absInt(hi)))
+	return float64(n) * c, math.Sqrt(float64(n)) * c
+}
+
+// calibrate returns the total Skellam variance μ for a release that alone is
+// (ε, δ)-DP under the ledger's conservative zCDP conversion (budget.LedgerEpsilon,
+// which includes the margin for Skellam's integer-order Rényi bound).
+func calibrate(eps, delta, l1, l2 float64) (float64, error) {
+	if !(eps > 0) || math.IsInf(eps, 0) || !(delta > 0 && delta < 1) {
+		return 0, fmt.Errorf("ε=%v δ=%v: DP needs ε > 0 and 0 < δ < 1: %w", eps, delta, ErrBadSpec)
+	}
+	if !(l2 > 0) {
+		return 0, fmt.Errorf("zero sensitivity (clamp bounds [0, 0]): %w", ErrBadSpec)
+	}
+	lo, hi := 0.0, budget.RhoForEpsilon(eps, delta)
+	if budget.LedgerEpsilon(hi, delta) > eps {
+		for range 200 {
+			mid := (lo + hi) / 2
+			if budget.LedgerEpsilon(mid, delta) <= eps {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		hi = lo
+	}
+	if !(hi > 0) {
+		return 0, fmt.Errorf("ε=%v δ=%v leaves no zCDP budget: %w", eps, delta, ErrBadSpec)
+	}
+	return budget.SkellamVariance(hi, l1, l2), nil
+}

@@ -1,0 +1,166 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/strata-fed/strata/federated/fsm"
+	"github.com/strata-fed/strata/federated/securesum"
+	"github.com/strata-fed/strata/node/admin"
+	"github.com/strata-fed/strata/protocol/wire"
+)
+
+// sumService is the daemon's secure-sum runner (federated/securesum) with
+// its dependencies: key shares under data_dir/keys (0600 files, reloaded on
+// restart) and the site's local statistics (in memory, set through the
+// admin API; they never leave the node unencrypted).
+type sumService struct {
+	node  *securesum.Node
+	stats *securesum.MemProvider
+}
+
+// startRounds builds the runner; called by start before raft starts, so
+// the FSM wrapper can notify it of every applied entry.
+func (d *Daemon) startRounds() error {
+	keys, err := securesum.NewDirKeyStore(filepath.Join(d.cfg.DataDir, "keys"))
+	if err != nil {
+		return err
+	}
+	stats := securesum.NewMemProvider()
+	node, err := securesum.New(securesum.Config{
+		Site: d.cfg.Site, Log: raftLog{d}, Network: bulkNet{d}, Keys: keys, Stats: stats,
+		Logger: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	d.sum = &sumService{node: node, stats: stats}
+	return nil
+}
+
+// runRounds is the runner's Run, owned by Daemon.Run.
+func (d *Daemon) runRounds(ctx context.Context) error { return d.sum.node.Run(ctx) }
+
+// raftFSM is the FSM given to raft: the federation FSM, plus a wake-up of
+// the secure-sum runner after every applied entry.
+func (d *Daemon) raftFSM() raft.FSM { return notifyFSM{FSM: d.fsm, notify: d.notifyApplied} }
+
+func (d *Daemon) notifyApplied() {
+	if d.sum != nil {
+		d.sum.node.Notify()
+	}
+}
+
+type notifyFSM struct {
+	*fsm.FSM
+	notify func()
+}
+
+func (f notifyFSM) Apply(l *raft.Log) any {
+	r := f.FSM.Apply(l)
+	f.notify()
+	return r
+}
+
+// raftLog implements securesum.Log.
+type raftLog struct{ d *Daemon }
+
+func (l raftLog) Apply(_ context.Context, cmd fsm.Command) error {
+	err := l.d.apply(cmd)
+	if errors.Is(err, admin.ErrNotLeader) {
+		return fmt.Errorf("%w: %w", securesum.ErrNotLeader, err)
+	}
+	return err
+}
+
+func (l raftLog) FSM() *fsm.FSM { return l.d.fsm }
+
+func (l raftLog) IsLeader() bool { return l.d.raft.State() == raft.Leader }
+
+func (l raftLog) Leader() string {
+	_, id := l.d.raft.LeaderWithID()
+	return string(id)
+}
+
+func (l raftLog) Barrier(context.Context) error {
+	if l.d.raft.AppliedIndex() >= l.d.raft.LastIndex() {
+		return nil
+	}
+	if err := l.d.raft.Barrier(applyTimeout).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return fmt.Errorf("barrier: %w", securesum.ErrNotLeader)
+		}
+		return fmt.Errorf("barrier: %w", err)
+	}
+	return nil
+}
+
+// bulkNet implements securesum.Network over the transport's bulk streams.
+type bulkNet struct{ d *Daemon }
+
+func (b bulkNet) Open(ctx context.Context, addr string) (net.Conn, string, error) {
+	conn, peer, err := b.d.tr.Open(ctx, addr, wire.KindBulk)
+	if err != nil {
+		return nil, "", err
+	}
+	return conn, peer.SiteID, nil
+}
+
+func (b bulkNet) Accept(ctx context.Context) (net.Conn, string, error) {
+	conn, peer, err := b.d.tr.Accept(ctx, wire.KindBulk)
+	if err != nil {
+		return nil, "", err
+	}
+	return conn, peer.SiteID, nil
+}
+
+// --- admin.RoundsBackend ---
+
+var _ admin.RoundsBackend = (*Daemon)(nil)
+
+// StartKeySetup runs a t-of-N collective key set-up (leader only).
+func (d *Daemon) StartKeySetup(ctx context.Context, threshold int, params string) (securesum.KeyInfo, error) {
+	return d.sum.node.StartKeySetup(ctx, threshold, params)
+}
+
+// Keys lists the key epochs.
+func (d *Daemon) Keys() []securesum.KeyInfo { return d.sum.node.Keys() }
+
+// SetStatistic sets a local statistic of this site.
+func (d *Daemon) SetStatistic(name string, values []int64) error {
+	return d.sum.stats.Set(name, values)
+}
+
+// Statistics lists this site's local statistic names.
+func (d *Daemon) Statistics() []string { return d.sum.stats.Names() }
+
+// SecureSum runs a secure sum across the federation (leader only).
+func (d *Daemon) SecureSum(ctx context.Context, spec securesum.Spec) (securesum.Result, error) {
+	return d.sum.node.SecureSum(ctx, spec)
+}
+
+// RoundResult returns a round and, when known, its result.
+func (d *Daemon) RoundResult(id string) (securesum.Result, bool) { return d.sum.node.Round(id) }
+
+// SetBudget creates a dataset's privacy-budget ledger (leader only).
+func (d *Daemon) SetBudget(ctx context.Context, dataset string, epsilon, delta float64) (fsm.Budget, error) {
+	return d.sum.node.SetBudget(ctx, dataset, epsilon, delta)
+}
+
+// Budgets lists the ledgers.
+func (d *Daemon) Budgets() []fsm.Budget { return d.fsm.Budgets() }
+
+// SumStats returns the secure-sum counters of this node.
+func (d *Daemon) SumStats() securesum.Stats { return d.sum.node.Stats() }
+
+// FederationState is the node's applied federation state machine (read
+// only; for tests and tools).
+func (d *Daemon) FederationState() *fsm.FSM { return d.fsm }
+
+// SumNode is the node's secure-sum runner (for tests and tools).
+func (d *Daemon) SumNode() *securesum.Node { return d.sum.node }
