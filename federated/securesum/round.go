@@ -97,6 +97,9 @@ func (n *Node) stepRounds(ctx context.Context, f *fsm.FSM) {
 
 // contribute clamps, noises, encrypts and sends this site's vector.
 func (n *Node) contribute(ctx context.Context, r fsm.Round, num uint64, spec roundSpec) error {
+	if err := spec.verify(r); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
 	var keys *epochKeys
 	err := waitFor(ctx, func() (bool, error) { // the public key may still be on its way
 		keys = n.epochKeys(r.KeyEpoch)
@@ -203,6 +206,14 @@ func (n *Node) decryptionShare(roundID string, aggregate []byte, aggHash string)
 		return nil, fmt.Errorf("round %s: %w: %w", roundID, ErrRefused, err)
 	}
 	r, _ := f.Round(roundID)
+	spec, err := parseKind(r.Kind)
+	if err == nil {
+		err = spec.verify(r)
+	}
+	if err != nil {
+		n.sharesRefused.Add(1)
+		return nil, fmt.Errorf("round %s: %w: %w", roundID, ErrRefused, err)
+	}
 	if aggHash == "" {
 		aggHash = hashHex(aggregate)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/strata-fed/strata/dp/budget"
+	"github.com/strata-fed/strata/federated/fsm"
 )
 
 // Spec is a secure-sum request.
@@ -140,6 +141,41 @@ func absInt(v int64) int64 {
 		return -v
 	}
 	return v
+}
+
+// verify checks a committed round's spec against what the log charged for
+// it, so that no site relies on the leader's word for the noise: with DP on
+// (the round was started without the log's test switch), the mechanism must
+// be Skellam, its sensitivities at least those implied by the clamp bounds,
+// its variance at least the calibration of the round's charged (ε, δ), and
+// the round may not close with fewer than t contributions (fewer shares
+// would carry less than the calibrated noise). Contributors check before
+// sending a ciphertext, decryptors before producing a share.
+func (s roundSpec) verify(r fsm.Round) error {
+	if r.DPDisabled {
+		return nil
+	}
+	if s.Mech != mechSkellam {
+		return fmt.Errorf("round %s: DP is on but the round carries %q noise: %w", r.ID, s.Mech, ErrBadSpec)
+	}
+	l1, l2 := sensitivity(s.N, s.Lo, s.Hi)
+	if s.L1 < l1 || s.L2 < l2 {
+		return fmt.Errorf("round %s: noise calibrated to sensitivity (%g, %g), below the clamp bounds' (%g, %g): %w",
+			r.ID, s.L1, s.L2, l1, l2, ErrBadSpec)
+	}
+	want, err := calibrate(r.Cost.Epsilon, r.Cost.Delta, l1, l2)
+	if err != nil {
+		return fmt.Errorf("round %s: charged cost: %w", r.ID, err)
+	}
+	if s.Mu < want*(1-1e-9) {
+		return fmt.Errorf("round %s: noise variance %g is below the %g its charged ε=%g, δ=%g call for: %w",
+			r.ID, s.Mu, want, r.Cost.Epsilon, r.Cost.Delta, ErrBadSpec)
+	}
+	if r.MinContributors > 0 && r.MinContributors < r.Threshold {
+		return fmt.Errorf("round %s: may close with %d contributions, fewer than the %d whose noise shares make up the calibrated variance: %w",
+			r.ID, r.MinContributors, r.Threshold, ErrBadSpec)
+	}
+	return nil
 }
 
 // sensitivity returns the L1 and L2 sensitivity of a sum of clamped vectors

@@ -46,11 +46,22 @@ func (d *Daemon) startRounds() error {
 // runRounds is the runner's Run, owned by Daemon.Run.
 func (d *Daemon) runRounds(ctx context.Context) error { return d.sum.node.Run(ctx) }
 
-// raftFSM is the FSM given to raft: the federation FSM, plus a wake-up of
-// the secure-sum runner after every applied entry.
-func (d *Daemon) raftFSM() raft.FSM { return notifyFSM{FSM: d.fsm, notify: d.notifyApplied} }
+// raftFSM is the FSM given to raft: the federation FSM, plus what this node
+// does after every applied entry (see applied).
+func (d *Daemon) raftFSM() raft.FSM { return notifyFSM{FSM: d.fsm, applied: d.applied} }
 
-func (d *Daemon) notifyApplied() {
+// applied runs on raft's FSM goroutine after each entry: it drops the
+// connections of a site the entry removed (on every node, not only the
+// leader: streams opened before the removal would otherwise stay up), and
+// wakes the secure-sum runner.
+func (d *Daemon) applied(l *raft.Log, res any) {
+	if r, ok := res.(fsm.ApplyResult); ok && r.Err == nil && r.Type == fsm.TypeRemoveSite {
+		if cmd, err := fsm.Decode(l.Data); err == nil {
+			if rm, ok := cmd.(*fsm.RemoveSite); ok && d.tr != nil {
+				d.tr.ClosePeer(rm.Site, "removed from the federation")
+			}
+		}
+	}
 	if d.sum != nil {
 		d.sum.node.Notify()
 	}
@@ -58,12 +69,12 @@ func (d *Daemon) notifyApplied() {
 
 type notifyFSM struct {
 	*fsm.FSM
-	notify func()
+	applied func(*raft.Log, any)
 }
 
 func (f notifyFSM) Apply(l *raft.Log) any {
 	r := f.FSM.Apply(l)
-	f.notify()
+	f.applied(l, r)
 	return r
 }
 

@@ -89,8 +89,8 @@ func (d *Daemon) InviteSite(_ context.Context, site string) error {
 	return mapFSMError(d.apply(&fsm.AddSite{Site: site, Role: role}))
 }
 
-// RemoveMember removes a site from raft and from the registry, and drops
-// its connections: from then on its certificate is refused.
+// RemoveMember removes a site from the registry and from raft: from then on
+// its certificate is refused and its connections are closed on every node.
 func (d *Daemon) RemoveMember(_ context.Context, site string) error {
 	if err := d.requireLeader(); err != nil {
 		return err
@@ -111,7 +111,8 @@ func (d *Daemon) RemoveMember(_ context.Context, site string) error {
 	if err := d.raft.RemoveServer(raft.ServerID(site), 0, applyTimeout).Error(); err != nil {
 		return fmt.Errorf("remove %s from raft: %w", site, err)
 	}
-	d.tr.ClosePeer(site, "removed from the federation")
+	// Every node, this one included, drops the site's connections when it
+	// applies the removal (see applied in rounds.go).
 	d.log.Info("site removed", "peer", site)
 	return nil
 }
