@@ -311,3 +311,49 @@ func TestSampleConfigs(t *testing.T) {
 		t.Log("no node configs under deploy/ yet; TestLocalUpDown loads the ones up.sh generates")
 	}
 }
+
+// TestDemo runs the README's main-job command, deploy/local/demo.sh, as a
+// newcomer would, and checks each step it promises.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo starts three node processes and runs four HE rounds")
+	}
+	bin, env, err := fedtest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := fedtest.FreeBasePort(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env = append(env, "STRATA_BIN="+bin, "STRATA_BASE_PORT="+strconv.Itoa(base), "STRATA_UP_TIMEOUT=60")
+	demo := script(t, env, "local/demo.sh", dir)
+	t.Cleanup(func() {
+		if demo.Process != nil {
+			_ = syscall.Kill(-demo.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	out, err := run(demo)
+	t.Logf("demo.sh:\n%s", out)
+	if err != nil {
+		dumpLogs(t, dir)
+		t.Fatalf("demo.sh: %v", err)
+	}
+	for _, want := range []string{
+		"federation of 3 nodes formed",
+		"key epoch 1 active: 2-of-3",
+		"noise: mechanism=skellam",
+		"new leader site-",
+		"round 2: revenue over 2 sites",
+		"budget_exhausted",
+		"stopped 3 nodes",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nodes.json")); err == nil {
+		t.Errorf("nodes.json still present: the demo did not stop its nodes")
+	}
+}

@@ -66,10 +66,10 @@ changes mid-round the round is aborted and redone.`,
 			}
 			fmt.Fprintf(out, "round %s: %s over %d sites (decryptors %v)\n", res.RoundID, res.Statistic, len(res.Contributors), res.Decryptors)
 			fmt.Fprintf(out, "result: %v\n", res.Values)
-			fmt.Fprintf(out, "noise: mechanism=%s sigma=%g sensitivity(L2)=%g\n", res.Noise.Mechanism, res.Noise.Sigma, res.Noise.Sensitivity)
-			fmt.Fprintf(out, "charged: epsilon=%g delta=%g\n", res.Charged.Epsilon, res.Charged.Delta)
+			fmt.Fprintf(out, "noise: mechanism=%s sigma=%.4g sensitivity(L2)=%.4g\n", res.Noise.Mechanism, res.Noise.Sigma, res.Noise.Sensitivity)
+			fmt.Fprintf(out, "charged: epsilon=%.6g delta=%.6g\n", res.Charged.Epsilon, res.Charged.Delta)
 			if res.BudgetLeft != nil {
-				fmt.Fprintf(out, "budget left (%s): epsilon=%g delta=%g\n", res.Dataset, res.BudgetLeft.Epsilon, res.BudgetLeft.Delta)
+				fmt.Fprintf(out, "budget left (%s): epsilon=%.6g delta=%.6g\n", res.Dataset, res.BudgetLeft.Epsilon, res.BudgetLeft.Delta)
 			} else {
 				fmt.Fprintf(out, "budget left (%s): no ledger (DP disabled)\n", res.Dataset)
 			}
