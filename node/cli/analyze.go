@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type analyzeFlags struct {
 	rCuts, fCuts      string
 	mCuts             string
 	k, restarts       int
+	scanK             string
 	seed              uint64
 	horizon, discount float64
 	unitDays          float64
@@ -72,6 +74,7 @@ ties broken by user id, 5 = best, R inverted) unless thresholds are given.`,
 	fl.StringVar(&f.mCuts, "m-cuts", "", "monetary thresholds in currency units instead of quintiles, e.g. 100,250,500,1000")
 	fl.IntVar(&f.k, "k", engine.DefaultK, "number of k-means clusters")
 	fl.IntVar(&f.restarts, "restarts", engine.DefaultRestarts, "k-means++ restarts (best inertia wins)")
+	fl.StringVar(&f.scanK, "scan-k", "", "also report inertia and silhouette for each k in a range or list, e.g. 2-10 or 3,5,8, to help choose --k")
 	fl.Uint64Var(&f.seed, "seed", 1, "k-means seed")
 	fl.Float64Var(&f.horizon, "horizon", engine.DefaultHorizon, "CLV horizon in time units")
 	fl.Float64Var(&f.discount, "discount", 0, "CLV discount rate per time unit")
@@ -154,6 +157,11 @@ func analyzeConfig(src *ingest.Source, f *analyzeFlags) (engine.Config, error) {
 	if err := f.life.Validate(); err != nil {
 		return cfg, usagef("lifecycle thresholds: %v", err)
 	}
+	ks, err := parseKs(f.scanK)
+	if err != nil {
+		return cfg, usagef("--scan-k: %v", err)
+	}
+	cfg.ScanK = ks
 	switch f.only {
 	case "all", "":
 	case "rfm":
@@ -180,7 +188,6 @@ func analyzeConfig(src *ingest.Source, f *analyzeFlags) (engine.Config, error) {
 		}
 		cfg.CalibrationEnd = t
 	}
-	var err error
 	if cfg.RCuts, err = parseCuts("--r-cuts", f.rCuts, 1, true); err != nil {
 		return cfg, err
 	}
@@ -207,6 +214,40 @@ func firstNonEmpty(v ...string) string {
 		}
 	}
 	return ""
+}
+
+// parseKs parses "2-10" or "3,5,8" (or a mix) into distinct ascending k.
+func parseKs(v string) ([]int, error) {
+	if v == "" {
+		return nil, nil
+	}
+	seen := map[int]bool{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 1 {
+			return nil, fmt.Errorf("%q is not a k >= 1", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("%q is not a range lo-hi with lo <= hi", part)
+			}
+		}
+		if b-a > 64 {
+			return nil, fmt.Errorf("%q spans more than 64 values of k", part)
+		}
+		for k := a; k <= b; k++ {
+			seen[k] = true
+		}
+	}
+	ks := make([]int, 0, len(seen))
+	for k := range seen {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks, nil
 }
 
 // parseCuts parses comma-separated thresholds; scale 100 turns currency

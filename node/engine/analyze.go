@@ -55,6 +55,9 @@ type Config struct {
 	// K clusters (default 5), Restarts of k-means++ (default 3), Seed (default 0).
 	K, Restarts int
 	Seed        uint64
+	// ScanK, if not empty, also fits k-means for each of these k on the same
+	// features and reports inertia and silhouette per k, to help choose k.
+	ScanK []int
 	// TimeUnit of the CLV models. Defaults to one week.
 	TimeUnit time.Duration
 	// Horizon for expected purchases and CLV, in time units. Defaults to 52.
@@ -145,6 +148,8 @@ type Result struct {
 	Cluster  []int32
 	KMeans   kmeans.Model
 	Profiles []kmeans.Profile
+	// KScan holds inertia and silhouette per k when Config.ScanK is set.
+	KScan []kmeans.KScore
 	// CLV outputs, NaN where the user has no calibration history.
 	PAlive, ExpectedPurchases, CLV []float64
 	BGNBD                          clv.BGNBD
@@ -419,6 +424,18 @@ func (r *Result) cluster(ctx context.Context) error {
 		r.Cluster[i] = int32(l)
 	}
 	r.Profiles = kmeans.Profiles(labels, k, r.Recency, r.Frequency, r.Monetary)
+	if len(r.Config.ScanK) > 0 {
+		var ks []int
+		for _, k := range r.Config.ScanK {
+			if k >= 1 && k <= n {
+				ks = append(ks, k)
+			}
+		}
+		r.KScan, err = kmeans.Scan(pts, 3, ks, kmeans.Options{Restarts: r.Config.Restarts, Seed: r.Config.Seed})
+		if err != nil {
+			return fmt.Errorf("k-means scan: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -524,3 +524,26 @@ func TestOrderWithTwoTimestamps(t *testing.T) {
 		t.Errorf("user 1 (one order, 153 days before the as-of date) stage = %q, want %q", res.Stage[0], lifecycle.AtRisk)
 	}
 }
+
+// TestScanK reports inertia and silhouette per k, and a suggested k.
+func TestScanK(t *testing.T) {
+	src := loadExample(t, "online_retail.yaml")
+	res, sum, _ := run(t, src, Config{ScanK: []int{2, 3, 4, 5, 6}})
+	if len(res.KScan) != 5 || len(sum.Clusters.Scan) != 5 {
+		t.Fatalf("scan has %d/%d entries, want 5", len(res.KScan), len(sum.Clusters.Scan))
+	}
+	for i, e := range sum.Clusters.Scan {
+		if e.K != i+2 {
+			t.Errorf("scan[%d].k = %d, want %d", i, e.K, i+2)
+		}
+		if e.Silhouette == nil || *e.Silhouette < -1 || *e.Silhouette > 1 {
+			t.Errorf("k=%d: silhouette %v, want a value in [-1, 1]", e.K, e.Silhouette)
+		}
+		if i > 0 && e.Inertia > sum.Clusters.Scan[i-1].Inertia*1.001 {
+			t.Errorf("inertia grows from k=%d to k=%d: %g > %g", e.K-1, e.K, e.Inertia, sum.Clusters.Scan[i-1].Inertia)
+		}
+	}
+	if k := sum.Clusters.SuggestedK; k < 2 || k > 6 {
+		t.Errorf("suggested k = %d, want one of the scanned", k)
+	}
+}

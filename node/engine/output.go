@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/strata-fed/strata/node/analytics/kmeans"
 	"github.com/strata-fed/strata/node/analytics/lifecycle"
 	"github.com/strata-fed/strata/node/ingest"
 )
@@ -188,6 +189,19 @@ type ClusterSummary struct {
 	Features   string           `json:"features"`
 	Groups     []Group          `json:"groups"`
 	Profiles   []ClusterProfile `json:"profiles"`
+	// Scan reports inertia and silhouette per k (with --scan-k), and
+	// SuggestedK the elbow of the inertia curve.
+	Scan       []KScanJSON `json:"scan,omitempty"`
+	SuggestedK int         `json:"suggested_k,omitempty"`
+}
+
+// KScanJSON is one k of a k-means scan. Silhouette is on a sample of users
+// and null where it is undefined.
+type KScanJSON struct {
+	K          int      `json:"k"`
+	Inertia    float64  `json:"inertia"`
+	Silhouette *float64 `json:"silhouette"`
+	Iterations int      `json:"iterations"`
 }
 
 // CLVSummary holds the fitted models.
@@ -296,6 +310,16 @@ func (r *Result) Summarize(input string, rows ingest.Accounting) Summary {
 		}
 		cs.Profiles = append(cs.Profiles, cp)
 	}
+	for _, ks := range r.KScan {
+		e := KScanJSON{K: ks.K, Inertia: ks.Inertia, Iterations: ks.Iterations}
+		if sil := ks.Silhouette; !math.IsNaN(sil) && !math.IsInf(sil, 0) {
+			e.Silhouette = &sil
+		}
+		cs.Scan = append(cs.Scan, e)
+	}
+	if len(r.KScan) > 0 {
+		cs.SuggestedK = kmeans.Elbow(r.KScan)
+	}
 	s.Clusters = cs
 	c := &CLVSummary{TimeUnitDays: r.Config.TimeUnit.Hours() / 24, Horizon: r.Config.Horizon, Discount: r.Config.Discount,
 		Customers: r.CLVUsers, GGCustomers: r.GGUsers, Error: r.CLVError}
@@ -403,6 +427,20 @@ func (s Summary) PrintTable(w io.Writer) error {
 				100*p.RevenueShare, p.MeanRecency, p.MeanFrequency, p.MeanMonetary)
 		}
 		tw.Flush()
+		if len(s.Clusters.Scan) > 0 {
+			fmt.Fprintln(w)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintf(tw, "k\tinertia\tsilhouette\t\n")
+			for _, e := range s.Clusters.Scan {
+				sil := "-"
+				if e.Silhouette != nil {
+					sil = fmt.Sprintf("%.3f", *e.Silhouette)
+				}
+				fmt.Fprintf(tw, "%d\t%.1f\t%s\t\n", e.K, e.Inertia, sil)
+			}
+			tw.Flush()
+			fmt.Fprintf(w, "suggested k (elbow of inertia): %d\n", s.Clusters.SuggestedK)
+		}
 	}
 	if c := s.CLV; c != nil {
 		fmt.Fprintln(w)
