@@ -58,7 +58,7 @@ func benchRounds(b *testing.B, n, th, length int) {
 	want := make([]int64, length)
 	for _, p := range c.stats {
 		v := randomVector(r, length, -1<<40, 1<<40)
-		must(b, p.Set("x", v))
+		must(b, p.Set("x", "", v))
 		for i, x := range v {
 			want[i] += x
 		}

@@ -56,9 +56,32 @@ type KeyStore interface {
 // site in the clear: they are clamped, noised and encrypted first. The
 // returned slice is the caller's to modify. Safe for concurrent use.
 type Provider interface {
-	// Statistic returns the named vector, or an error wrapping
-	// ErrUnknownStatistic.
-	Statistic(ctx context.Context, name string) ([]int64, error)
+	// Statistic computes the named vector for the round's public params
+	// (JSON as committed in the log; empty for plain named vectors), or
+	// returns an error wrapping ErrUnknownStatistic (no such statistic) or
+	// ErrBadSpec (params it does not accept).
+	Statistic(ctx context.Context, name string, params []byte) ([]int64, error)
+	// Binding returns what the site binds the named statistic to, for
+	// these params: the dataset it is computed from and, for a provider
+	// that bounds each user's contribution itself, the per-user
+	// sensitivity it guarantees. Errors as Statistic.
+	Binding(ctx context.Context, name string, params []byte) (Binding, error)
+}
+
+// Binding is what a site binds one of its statistics to. A site contributes
+// to a round only if the round is charged to Binding.Dataset's ledger, and,
+// for a round with explicit sensitivities, only if the round's L1 and L2 are
+// at least the ones its Provider guarantees here.
+type Binding struct {
+	// Dataset is the dataset the statistic is computed from (the ledger
+	// that must pay for releasing it). Required.
+	Dataset string
+	// L1 and L2 are the sensitivities of the statistic to adding or
+	// removing one user's contribution that the Provider enforces itself.
+	// Zero: the Provider does not bound per-user contributions, and the
+	// site only contributes to rounds whose sensitivity comes from clamping
+	// its whole vector to [Lo, Hi].
+	L1, L2 float64
 }
 
 // DirKeyStore is a KeyStore of 0600 files in a 0700 directory.
@@ -125,39 +148,72 @@ func (s *DirKeyStore) Get(name string) ([]byte, error) {
 	return b, nil
 }
 
-// MemProvider is an in-memory Provider whose statistics are set by the
-// site's operator (admin API) or by tests. Safe for concurrent use.
+// MemProvider is an in-memory Provider of plain named vectors, set by the
+// site's operator (admin API) or by tests, each bound to the dataset it is
+// computed from. Its vectors take no params and are not bounded per user
+// (Binding's L1, L2 are zero). Safe for concurrent use.
 type MemProvider struct {
 	mu    sync.RWMutex
-	stats map[string][]int64
+	stats map[string]memStat
+}
+
+type memStat struct {
+	dataset string
+	values  []int64
 }
 
 // NewMemProvider returns an empty provider.
-func NewMemProvider() *MemProvider { return &MemProvider{stats: map[string][]int64{}} }
+func NewMemProvider() *MemProvider { return &MemProvider{stats: map[string]memStat{}} }
 
-// Set stores a copy of values under name.
-func (p *MemProvider) Set(name string, values []int64) error {
+// Set stores a copy of values under name, bound to dataset ("" = name).
+func (p *MemProvider) Set(name, dataset string, values []int64) error {
 	if !validName(name) {
 		return fmt.Errorf("statistic name %q: want 1..64 bytes of [A-Za-z0-9._-]: %w", name, ErrBadSpec)
+	}
+	if dataset == "" {
+		dataset = name
+	}
+	if !validName(dataset) {
+		return fmt.Errorf("statistic %s: dataset %q: want 1..64 bytes of [A-Za-z0-9._-]: %w", name, dataset, ErrBadSpec)
 	}
 	if len(values) == 0 || len(values) > MaxLength {
 		return fmt.Errorf("statistic %s: %d values, want 1..%d: %w", name, len(values), MaxLength, ErrBadSpec)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stats[name] = slices.Clone(values)
+	p.stats[name] = memStat{dataset: dataset, values: slices.Clone(values)}
 	return nil
 }
 
-// Statistic implements Provider.
-func (p *MemProvider) Statistic(_ context.Context, name string) ([]int64, error) {
+func (p *MemProvider) get(name string, params []byte) (memStat, error) {
+	if len(params) != 0 {
+		return memStat{}, fmt.Errorf("statistic %q is a plain vector and takes no params: %w", name, ErrBadSpec)
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	v, ok := p.stats[name]
+	st, ok := p.stats[name]
 	if !ok {
-		return nil, fmt.Errorf("statistic %q: %w", name, ErrUnknownStatistic)
+		return memStat{}, fmt.Errorf("statistic %q: %w", name, ErrUnknownStatistic)
 	}
-	return slices.Clone(v), nil
+	return st, nil
+}
+
+// Statistic implements Provider; params must be empty.
+func (p *MemProvider) Statistic(_ context.Context, name string, params []byte) ([]int64, error) {
+	st, err := p.get(name, params)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(st.values), nil
+}
+
+// Binding implements Provider: the statistic's dataset, no per-user bound.
+func (p *MemProvider) Binding(_ context.Context, name string, params []byte) (Binding, error) {
+	st, err := p.get(name, params)
+	if err != nil {
+		return Binding{}, err
+	}
+	return Binding{Dataset: st.dataset}, nil
 }
 
 // Names lists the statistics, sorted.

@@ -43,26 +43,44 @@ func TestDirKeyStore(t *testing.T) {
 
 func TestMemProvider(t *testing.T) {
 	p := NewMemProvider()
-	if _, err := p.Statistic(context.Background(), "x"); !errors.Is(err, ErrUnknownStatistic) {
+	if _, err := p.Statistic(context.Background(), "x", nil); !errors.Is(err, ErrUnknownStatistic) {
 		t.Fatalf("Statistic(unknown) = %v", err)
 	}
 	v := []int64{1, 2}
-	must(t, p.Set("x", v))
+	must(t, p.Set("x", "", v))
 	v[0] = 9 // the provider keeps its own copy
-	got, err := p.Statistic(context.Background(), "x")
+	got, err := p.Statistic(context.Background(), "x", nil)
 	if err != nil || got[0] != 1 {
 		t.Fatalf("Statistic = %v, %v", got, err)
 	}
 	got[1] = 9 // and hands out copies
-	if again, _ := p.Statistic(context.Background(), "x"); again[1] != 2 {
+	if again, _ := p.Statistic(context.Background(), "x", nil); again[1] != 2 {
 		t.Fatal("Statistic returned shared storage")
 	}
 	for _, bad := range []string{"", "a b", "../x"} {
-		if err := p.Set(bad, []int64{1}); !errors.Is(err, ErrBadSpec) {
+		if err := p.Set(bad, "", []int64{1}); !errors.Is(err, ErrBadSpec) {
 			t.Errorf("Set(%q) = %v, want ErrBadSpec", bad, err)
 		}
 	}
-	if err := p.Set("y", nil); !errors.Is(err, ErrBadSpec) {
+	if err := p.Set("y", "", nil); !errors.Is(err, ErrBadSpec) {
 		t.Errorf("Set(empty) = %v, want ErrBadSpec", err)
+	}
+	// Bound to a dataset: the statistic's name by default, or the one given.
+	ctx := context.Background()
+	must(t, p.Set("z", "orders", []int64{3}))
+	for name, want := range map[string]string{"x": "x", "z": "orders"} {
+		if b, err := p.Binding(ctx, name, nil); err != nil || b.Dataset != want || b.L1 != 0 || b.L2 != 0 {
+			t.Errorf("Binding(%s) = %+v, %v; want dataset %s, no per-user bound", name, b, err, want)
+		}
+	}
+	if err := p.Set("w", "bad name", []int64{1}); !errors.Is(err, ErrBadSpec) {
+		t.Errorf("Set(bad dataset) = %v, want ErrBadSpec", err)
+	}
+	// Plain vectors take no params.
+	if _, err := p.Statistic(ctx, "x", []byte(`{"k":1}`)); !errors.Is(err, ErrBadSpec) {
+		t.Errorf("Statistic(x, params) = %v, want ErrBadSpec", err)
+	}
+	if _, err := p.Binding(ctx, "x", []byte(`{"k":1}`)); !errors.Is(err, ErrBadSpec) {
+		t.Errorf("Binding(x, params) = %v, want ErrBadSpec", err)
 	}
 }

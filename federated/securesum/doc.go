@@ -10,8 +10,9 @@
 // read the applied FSM, who leads), Network (open/accept streams that carry
 // the peer's verified site id), KeyStore (0600 files, written before any
 // derived value leaves the site) and Provider (the site's private
-// statistics). Every site runs the same code; the raft leader additionally
-// acts as the aggregator.
+// statistics, computed for a round's public parameters and each bound to
+// the dataset it is computed from). Every site runs the same code; the raft
+// leader additionally acts as the aggregator.
 //
 // # Threat model and promises
 //
@@ -67,13 +68,22 @@
 // holders, deadline = now + RoundTimeout, cost (ε, δ)}. The round's spec is
 // agreed through the log: Kind is
 //
-//	sum:<statistic> {"v":1,"n":…,"lo":…,"hi":…,"mech":"skellam","mu":…,"l1":…,"l2":…}
+//	sum:<statistic> {"v":1,"n":…,"lo":…,"hi":…,"max_abs":…,"params":…,"mech":"skellam","mu":…,"l1":…,"l2":…}
 //
-// so every site derives its clamp bounds and noise share from the committed
-// entry alone. Each participant then reads its vector from the Provider,
-// clamps each coordinate to [lo, hi], adds its noise share, encrypts under
-// the collective key and sends the ciphertext to the leader
-// ("round.ciphertext"). When every live participant has contributed (or
+// (max_abs and params omitted when unset, so kinds written before they
+// existed parse unchanged) so every site derives its clamp bounds, its
+// statistic's parameters and its noise share from the committed entry
+// alone. Params are the statistic's public, deterministic parameters (e.g.
+// the current k-means centroids): JSON of at most MaxParams bytes, written
+// compacted; the whole Kind must also fit the log's limit (fsm.MaxTextLen),
+// which in practice bounds params to a few hundred bytes. Each participant
+// then checks the round (see below: its noise, its dataset, DP-off
+// consent), computes its vector with Provider.Statistic(name, params),
+// clamps each coordinate (to [lo, hi], or to ±max_abs with explicit
+// sensitivities), adds its noise share, encrypts under the collective key
+// and sends the ciphertext to the leader ("round.ciphertext"). A site that
+// refuses sends nothing; the round completes without it if t others
+// contribute. When every live participant has contributed (or
 // CollectTimeout passed with at least the round's minimum, t by default),
 // the leader sums, chooses the t decryptors deterministically (live
 // contributors first, ranked by sha256(round id, site), listed in key
@@ -101,11 +111,37 @@
 //
 // # Noise: distributed Skellam, calibrated per round
 //
-// Sensitivity: one contribution is a vector of n coordinates clamped to
-// [lo, hi]; adding or removing one changes each coordinate of the sum by at
-// most c = max(|lo|, |hi|), so Δ₁ = n·c and Δ₂ = √n·c. (The unit of privacy
-// is one contribution as clamped: a Provider that sums several users into
-// its vector must bound each user's part itself.) The total variance μ is
+// Sensitivity, by default: one contribution is a vector of n coordinates
+// clamped to [lo, hi]; adding or removing one changes each coordinate of the
+// sum by at most c = max(|lo|, |hi|), so Δ₁ = n·c and Δ₂ = √n·c. The unit of
+// privacy is one site's whole vector as clamped, whatever it sums.
+//
+// Per-user sensitivity (Spec.L1, L2, MaxAbs): a Provider that sums many
+// users into its vector, and bounds each user's part itself (as
+// federated/jobs' Local does: Lo, Hi bound one user's contribution per
+// coordinate), can be protected per user at far less noise. The requester
+// then gives the per-user sensitivities Δ₁ = L1, Δ₂ = L2 (L1 ≥ L2 > 0) and
+// MaxAbs; each site clamps its whole vector to [−MaxAbs, MaxAbs] (not to
+// [lo, hi], which would destroy a sum over users) — a bound on what one
+// site's vector can weigh in the total, chosen by the requester and checked
+// with the noise tail against the plaintext modulus (below), that plays no
+// part in the calibration. The noise is calibrated to the given L1, L2, and
+// every site's verify recomputes that calibration from the committed L1, L2.
+// Safety rests on the site, not on the requester's word: a site contributes
+// to such a round only if its Provider's Binding for the statistic declares
+// a per-user bound (Binding.L1, L2 > 0) no larger than the round's L1, L2.
+// With explicit sensitivities the Provider is trusted to bound every user's
+// contribution as it declares — it is the site's own code, not the
+// requester's or the leader's. What that protects: each single user's
+// records at a site (adding or removing one changes the released sum by at
+// most L1, L2), at the charged (ε, δ); a person present at several sites is
+// protected at the sum of their costs (group privacy). It does not protect
+// a site's aggregate as a whole (use the default mode for that), and a
+// Provider that under-bounds users voids the guarantee for its own users
+// only. MemProvider's operator-set vectors declare no per-user bound, so
+// they are only ever released in the default mode.
+//
+// The total variance μ is
 // the smallest for which Skellam noise costs ρ-zCDP with
 // budget.LedgerEpsilon(ρ, δ) ≤ ε (dp/budget's conservative conversion, with
 // the margin for the Skellam bound's integer orders): μ =
@@ -114,21 +150,37 @@
 // exactly, so any t honest contributions carry variance ≥ μ — the guarantee
 // holds with up to N−t sites dropped or colluding — and all N carry N·μ/t.
 // The result records NoiseParams{skellam, σ = √μ, Δ₂}. All noise is
-// integer: nothing floating-point is released. With DP disabled (the
-// test-only fsm.Settings.DPDisabled, agreed in the log) mechanism is "none"
-// and the sum is exact; a cost may still be charged.
+// integer: nothing floating-point is released.
 //
-// Range: StartRound is refused (ErrBadSpec) unless max(|lo|,|hi|) plus 64
-// standard deviations of a noise share fits he's per-site input bound
-// (MaxAbsSum/N), so no sum of one contribution per participant can wrap the
-// plaintext modulus.
+// DP off needs every site's consent. With DP disabled (the test-only
+// fsm.Settings.DPDisabled, agreed in the log) mechanism is "none" and the
+// sum is exact; a cost may still be charged. Since one admin call on the
+// leader sets that switch for the whole federation, each site also needs its
+// own Config.AllowDPOff (the node's federation.allow_dp_off, default false):
+// without it the site neither contributes to nor decrypts a DP-off round,
+// and as leader refuses to start one (ErrDPOff); the daemon likewise refuses
+// to set dp_disabled on a leader without it.
+//
+// Budget per dataset, bound on the site. The ledger is keyed by (federation,
+// round Dataset), and the Dataset comes from the request; so that a fresh
+// ledger under another label cannot re-spend the same data, each site binds
+// every statistic to the dataset it is computed from (Provider.Binding;
+// MemProvider.Set names it, default the statistic's name) and refuses to
+// contribute to a round whose committed Dataset differs
+// (ErrDatasetMismatch).
+//
+// Range: StartRound is refused (ErrBadSpec) unless the clamp bound
+// (max(|lo|,|hi|), or MaxAbs with explicit sensitivities) plus 64 standard
+// deviations of a noise share fits he's per-site input bound (MaxAbsSum/N),
+// so no sum of one contribution per participant can wrap the plaintext
+// modulus.
 //
 // # API
 //
 // On the leader: StartKeySetup, SetBudget, SecureSum (blocks until the
 // round ends); on any node: Keys, Round, Budget, Stats, DecryptionShare. The
 // daemon exposes them through its admin API (node/admin: POST /v1/keys,
-// PUT /v1/stats/{name}, POST /v1/rounds, GET /v1/rounds/{id},
+// PUT /v1/stats/{name} (with its "dataset"), POST /v1/rounds, GET /v1/rounds/{id},
 // POST /v1/budgets) and the CLI (strata keys init, strata budget set,
 // strata sum).
 package securesum

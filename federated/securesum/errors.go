@@ -21,8 +21,20 @@ var (
 	ErrRoundAborted = errors.New("securesum: round aborted")
 	// ErrRefused: this node refuses to produce a decryption share (the round
 	// is not decrypting, this site is not a fixed decryptor, the ledger does
-	// not cover the round, or the aggregate is not the logged one).
+	// not cover the round, the aggregate is not the logged one, or the
+	// round's spec fails the site's checks), or to contribute to a round
+	// (its noise, dataset, sensitivities or DP-off setting fail the site's
+	// checks; the cause is wrapped too).
 	ErrRefused = errors.New("securesum: decryption share refused")
+	// ErrDPOff: the round has DP disabled in the log and this node does not
+	// allow DP-off rounds (Config.AllowDPOff, the node's
+	// federation.allow_dp_off): it neither contributes to nor decrypts
+	// such a round, and as leader does not start one.
+	ErrDPOff = errors.New("securesum: DP-off round not allowed by this node")
+	// ErrDatasetMismatch: the round is charged to a dataset other than the
+	// one this site's statistic is bound to (Provider.Binding); the site
+	// does not contribute.
+	ErrDatasetMismatch = errors.New("securesum: round dataset differs from the statistic's")
 	// ErrUnknownStatistic: the Provider has no statistic of that name.
 	ErrUnknownStatistic = errors.New("securesum: unknown statistic")
 	// ErrKeySetup: a key set-up failed or could not start.

@@ -121,7 +121,9 @@ func newMemCluster(t testing.TB, n, threshold int, dpOff bool) *memCluster {
 	return newMemClusterParams(t, n, threshold, dpOff, "TestPN11QP120", nil)
 }
 
-// newMemClusterParams is newMemCluster with a named HE parameter set.
+// newMemClusterParams is newMemCluster with a named HE parameter set and a
+// hook to change each node's Config (its Site is set). With dpOff every
+// node allows DP-off rounds unless tune says otherwise.
 func newMemClusterParams(t testing.TB, n, threshold int, dpOff bool, params string, tune func(*Config)) *memCluster {
 	t.Helper()
 	c := &memCluster{t: t, f: fsm.New(), nodes: map[string]*Node{}, stats: map[string]*MemProvider{},
@@ -149,7 +151,8 @@ func newMemClusterParams(t testing.TB, n, threshold int, dpOff bool, params stri
 		c.stats[s] = NewMemProvider()
 		cfg := Config{Site: s, Log: memLog{c: c, site: s}, Network: memNet{c: c, site: s}, Keys: ks,
 			Stats: c.stats[s], Logger: logger.With("site", s), PingInterval: 100 * time.Millisecond,
-			TickInterval: 100 * time.Millisecond, CollectTimeout: 5 * time.Second, RoundTimeout: 30 * time.Second}
+			TickInterval: 100 * time.Millisecond, CollectTimeout: 5 * time.Second, RoundTimeout: 30 * time.Second,
+			AllowDPOff: dpOff}
 		if tune != nil {
 			tune(&cfg)
 		}

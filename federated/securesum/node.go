@@ -44,6 +44,12 @@ type Config struct {
 	Network Network
 	Keys    KeyStore
 	Stats   Provider
+	// AllowDPOff is this site's own consent to rounds with DP disabled in
+	// the log (the test-only fsm.Settings.DPDisabled). False (the default):
+	// the site neither contributes to nor decrypts such a round, and as
+	// leader does not start one (ErrDPOff), so no single admin call on the
+	// leader can release a site's vector without noise.
+	AllowDPOff bool
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// RoundTimeout is the round's deadline in the log (logical time driven

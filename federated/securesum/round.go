@@ -95,13 +95,28 @@ func (n *Node) stepRounds(ctx context.Context, f *fsm.FSM) {
 	}
 }
 
-// contribute clamps, noises, encrypts and sends this site's vector.
+// contribute clamps, noises, encrypts and sends this site's vector, after
+// checking the committed round: its noise (verify), that it is charged to
+// the dataset the statistic is bound to, and, with explicit sensitivities,
+// that they cover the per-user bound the Provider guarantees.
 func (n *Node) contribute(ctx context.Context, r fsm.Round, num uint64, spec roundSpec) error {
-	if err := spec.verify(r); err != nil {
+	if err := spec.verify(r, n.cfg.AllowDPOff); err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
+	bind, err := n.cfg.Stats.Binding(ctx, spec.Statistic, spec.Params)
+	if err != nil {
+		return fmt.Errorf("round %s: %w: %w", r.ID, ErrRefused, err)
+	}
+	if bind.Dataset != r.Dataset {
+		return fmt.Errorf("round %s: %w: %w: statistic %s is computed from dataset %q, the round is charged to %q",
+			r.ID, ErrRefused, ErrDatasetMismatch, spec.Statistic, bind.Dataset, r.Dataset)
+	}
+	if spec.MaxAbs > 0 && !r.DPDisabled && !(bind.L1 > 0 && bind.L2 > 0 && spec.L1 >= bind.L1 && spec.L2 >= bind.L2) {
+		return fmt.Errorf("round %s: %w: explicit sensitivities (%g, %g) do not cover the per-user bound (%g, %g) the provider guarantees for %s: %w",
+			r.ID, ErrRefused, spec.L1, spec.L2, bind.L1, bind.L2, spec.Statistic, ErrBadSpec)
+	}
 	var keys *epochKeys
-	err := waitFor(ctx, func() (bool, error) { // the public key may still be on its way
+	err = waitFor(ctx, func() (bool, error) { // the public key may still be on its way
 		keys = n.epochKeys(r.KeyEpoch)
 		cur, _ := n.cfg.Log.FSM().Round(r.ID)
 		return keys != nil || cur.State.Terminal(), nil
@@ -109,7 +124,7 @@ func (n *Node) contribute(ctx context.Context, r fsm.Round, num uint64, spec rou
 	if err != nil || keys == nil {
 		return fmt.Errorf("round %s: %w", r.ID, ErrNoKey)
 	}
-	values, err := n.cfg.Stats.Statistic(ctx, spec.Statistic)
+	values, err := n.cfg.Stats.Statistic(ctx, spec.Statistic, spec.Params)
 	if err != nil {
 		return err
 	}
@@ -117,9 +132,7 @@ func (n *Node) contribute(ctx context.Context, r fsm.Round, num uint64, spec rou
 		return fmt.Errorf("statistic %s has %d values, the round wants %d: %w", spec.Statistic, len(values), spec.N, ErrBadSpec)
 	}
 	// Contribution bounding first, then this site's share of the noise.
-	for i, v := range values {
-		values[i] = min(max(v, spec.Lo), spec.Hi)
-	}
+	spec.clamp(values)
 	if spec.Mech == mechSkellam {
 		s, err := noise.NewShare(noise.ShareParams{N: len(r.Participants), T: r.Threshold, Variance: spec.Mu})
 		if err != nil {
@@ -208,7 +221,7 @@ func (n *Node) decryptionShare(roundID string, aggregate []byte, aggHash string)
 	r, _ := f.Round(roundID)
 	spec, err := parseKind(r.Kind)
 	if err == nil {
-		err = spec.verify(r)
+		err = spec.verify(r, n.cfg.AllowDPOff)
 	}
 	if err != nil {
 		n.sharesRefused.Add(1)

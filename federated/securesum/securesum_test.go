@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +28,31 @@ func TestKindRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := parseKind(k)
-	if err != nil || out != in {
+	if err != nil || !reflect.DeepEqual(out, in) {
 		t.Fatalf("parseKind(%q) = %+v, %v; want %+v", k, out, err, in)
 	}
+	// Explicit sensitivities and params round-trip; params are compacted.
+	in2 := in
+	in2.MaxAbs, in2.L1, in2.L2, in2.Params = 1000, 7, 3, []byte(`{"centroids":[[1.5,2],[3,-4e-7]],"k":2}`)
+	k2, err := in2.kind()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaced := strings.Replace(k2, `"k":2`, `"k" : 2`, 1)
+	for _, kk := range []string{k2, spaced} {
+		if out, err := parseKind(kk); err != nil || !reflect.DeepEqual(out, in2) {
+			t.Fatalf("parseKind(%q) = %+v, %v; want %+v", kk, out, err, in2)
+		}
+	}
+	// A kind written before params and max_abs existed still parses.
+	old := `sum:revenue {"v":1,"n":16,"lo":-3,"hi":5,"mech":"skellam","mu":1234.5,"l1":80,"l2":20}`
+	if out, err := parseKind(old); err != nil || out.MaxAbs != 0 || out.Params != nil || out.N != 16 {
+		t.Fatalf("parseKind(old kind) = %+v, %v", out, err)
+	}
 	for _, bad := range []string{"revenue", "sum:revenue", `sum:re venue {"v":1}`, `sum:x {"v":2,"n":1,"mech":"none"}`,
-		`sum:x {"v":1,"n":1,"lo":2,"hi":1,"mech":"none"}`, `sum:x {"v":1,"n":1,"mech":"laplace"}`, `sum:x {"v":1,"n":1,"mech":"skellam"}`} {
+		`sum:x {"v":1,"n":1,"lo":2,"hi":1,"mech":"none"}`, `sum:x {"v":1,"n":1,"mech":"laplace"}`, `sum:x {"v":1,"n":1,"mech":"skellam"}`,
+		`sum:x {"v":1,"n":1,"max_abs":-1,"mech":"none"}`, `sum:x {"v":1,"n":1,"params":{"a":},"mech":"none"}`,
+		`sum:x {"v":1,"n":1,"max_abs":5,"mech":"skellam","mu":10,"l1":1,"l2":2}`, `sum:x {"v":1,"n":1,"max_abs":5,"mech":"skellam","mu":10}`} {
 		if _, err := parseKind(bad); !errors.Is(err, ErrBadSpec) {
 			t.Errorf("parseKind(%q) = %v, want ErrBadSpec", bad, err)
 		}
@@ -57,7 +79,7 @@ func TestExactSum(t *testing.T) {
 	for s, p := range c.stats {
 		v := randomVector(r, len(want), -1000, 1000)
 		v[0] = 5000 // clamped to hi
-		must(t, p.Set("revenue", v))
+		must(t, p.Set("revenue", "", v))
 		for i, x := range v {
 			want[i] += min(max(x, -1000), 1000)
 		}
@@ -87,7 +109,7 @@ func TestShareRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, p := range c.stats {
-		must(t, p.Set("x", []int64{1, 2, 3}))
+		must(t, p.Set("x", "", []int64{1, 2, 3}))
 	}
 	lead := memLog{c: c, site: "s0"}
 	must(t, lead.Apply(ctx, &fsm.SetBudget{Federation: "default", Dataset: "x", Total: fsm.Cost{Epsilon: 1}}))
@@ -158,7 +180,7 @@ func TestVariance(t *testing.T) {
 			exact := make([]int64, length)
 			for _, s := range live {
 				v := randomVector(r, length, 3*lo, 3*hi)
-				must(t, c.stats[s].Set(dataset, v))
+				must(t, c.stats[s].Set(dataset, "", v))
 				for i, x := range v {
 					exact[i] += min(max(x, lo), hi)
 				}
@@ -214,6 +236,7 @@ func FuzzParseKind(f *testing.F) {
 	f.Add(`sum:revenue {"v":1,"n":16,"lo":-3,"hi":5,"mech":"skellam","mu":1234.5,"l1":80,"l2":20}`)
 	f.Add(`sum:x {"v":1,"n":1,"lo":0,"hi":0,"mech":"none"}`)
 	f.Add(`sum:x {"v":1,"n":-1}`)
+	f.Add(`sum:x {"v":1,"n":4,"lo":0,"hi":1,"max_abs":100,"params":{"c":[1, 2.5]},"mech":"skellam","mu":9,"l1":3,"l2":1.7}`)
 	f.Fuzz(func(t *testing.T, kind string) {
 		s, err := parseKind(kind)
 		if err != nil {
@@ -224,7 +247,7 @@ func FuzzParseKind(f *testing.F) {
 			t.Fatalf("kind() of parsed %+v: %v", s, err)
 		}
 		s2, err := parseKind(k)
-		if err != nil || s2 != s {
+		if err != nil || !reflect.DeepEqual(s2, s) {
 			t.Fatalf("re-parse of %q = %+v, %v; want %+v", k, s2, err, s)
 		}
 	})
@@ -238,7 +261,7 @@ func TestProductionParams(t *testing.T) {
 	want := make([]int64, 9000)
 	for _, p := range c.stats {
 		v := randomVector(r, len(want), -1<<40, 1<<40)
-		must(t, p.Set("x", v))
+		must(t, p.Set("x", "", v))
 		for i, x := range v {
 			want[i] += x
 		}

@@ -19,11 +19,36 @@ type Spec struct {
 	// Length is the number of coordinates; 0 = the length of the leader's
 	// own statistic.
 	Length int `json:"length,omitempty"`
-	// Lo and Hi are the per-coordinate clamp bounds (Lo ≤ Hi). Every site
-	// clamps its vector into [Lo, Hi] before adding noise and encrypting;
-	// they fix the sensitivity.
+	// Params are the statistic's public, deterministic parameters (JSON,
+	// at most MaxParams bytes; e.g. the current k-means centroids), handed
+	// to every site's Provider. They are written, compacted, into the
+	// round's spec in the log, whose Kind limit (fsm.MaxTextLen, 512 bytes
+	// today) bounds them further to a few hundred bytes: SecureSum refuses
+	// longer ones (ErrBadSpec). Empty for plain named vectors.
+	Params json.RawMessage `json:"params,omitempty"`
+	// Lo and Hi are the per-coordinate clamp bounds (Lo ≤ Hi). Without
+	// explicit sensitivities, every site clamps its vector into [Lo, Hi]
+	// before adding noise and encrypting, and they fix the sensitivity
+	// (one site's vector is the unit of privacy). With explicit
+	// sensitivities (L1, L2, MaxAbs set), they are the per-coordinate bound
+	// of ONE USER's contribution that the site's Provider applies itself,
+	// recorded in the log.
 	Lo int64 `json:"lo"`
 	Hi int64 `json:"hi"`
+	// L1 and L2 are explicit sensitivities of the sum to adding or removing
+	// one user's contribution, for providers that bound each user's
+	// contribution themselves (see the package doc, "Per-user
+	// sensitivity"). Zero (with MaxAbs zero) means the clamp bounds' Δ₁ =
+	// Length·c, Δ₂ = √Length·c with c = max(|Lo|, |Hi|). When set, L1 ≥ L2
+	// > 0 and MaxAbs > 0 are required.
+	L1 float64 `json:"l1,omitempty"`
+	L2 float64 `json:"l2,omitempty"`
+	// MaxAbs, with explicit sensitivities, bounds every coordinate of one
+	// site's whole vector (a sum over its users): each site clamps its
+	// vector into [−MaxAbs, MaxAbs] instead of [Lo, Hi]. Chosen by the
+	// requester; MaxAbs plus the noise tail must pass the plaintext-modulus
+	// wrap check. It does not enter the calibration.
+	MaxAbs int64 `json:"max_abs,omitempty"`
 	// Epsilon and Delta are the release's privacy cost, charged to the
 	// ledger of (federation, Dataset) when the round starts. With DP on,
 	// Epsilon > 0 and 0 < Delta < 1 are required. With DP disabled (test
@@ -47,6 +72,41 @@ func (s Spec) dataset() string {
 // MaxLength bounds Spec.Length.
 const MaxLength = 1 << 22
 
+// MaxParams bounds Spec.Params, in bytes. The encoded round spec must also
+// fit the log's round-kind limit (fsm.MaxTextLen), which is smaller today.
+const MaxParams = 16 << 10
+
+// explicit reports whether the spec gives explicit per-user sensitivities.
+func (s Spec) explicit() bool { return s.L1 != 0 || s.L2 != 0 || s.MaxAbs != 0 }
+
+// checkSensitivity validates explicit sensitivities.
+func checkSensitivity(l1, l2 float64, maxAbs int64) error {
+	if !(l2 > 0) || !(l1 >= l2) || math.IsInf(l1, 0) || maxAbs <= 0 {
+		return fmt.Errorf("explicit sensitivities L1=%v L2=%v, max_abs %d: want L1 ≥ L2 > 0, finite, and max_abs > 0: %w", l1, l2, maxAbs, ErrBadSpec)
+	}
+	return nil
+}
+
+// canonicalParams returns params compacted (as the log stores them), nil
+// for none or JSON null; an error wrapping ErrBadSpec if they are not JSON
+// or exceed MaxParams.
+func canonicalParams(params []byte) ([]byte, error) {
+	if len(params) > MaxParams {
+		return nil, fmt.Errorf("params: %d bytes over limit %d: %w", len(params), MaxParams, ErrBadSpec)
+	}
+	if len(bytes.TrimSpace(params)) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(json.RawMessage(params)) // validates and compacts
+	if err != nil {
+		return nil, fmt.Errorf("params: not JSON: %v: %w", err, ErrBadSpec)
+	}
+	if string(b) == "null" {
+		return nil, nil
+	}
+	return b, nil
+}
+
 func validName(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
@@ -63,16 +123,24 @@ func validName(s string) bool {
 // roundSpec is the part of a round every site must agree on. The leader
 // writes it, canonically, into the round's Kind in the log:
 //
-//	sum:<statistic> {"v":1,"n":...,"lo":...,"hi":...,"mech":...,"mu":...,"l1":...,"l2":...}
+//	sum:<statistic> {"v":1,"n":...,"lo":...,"hi":...,"max_abs":...,"params":...,"mech":...,"mu":...,"l1":...,"l2":...}
 //
-// so each site derives its clamp bounds and noise share from the committed
-// log alone, never from the leader's word.
+// so each site derives its clamp bounds, its statistic's parameters and its
+// noise share from the committed log alone, never from the leader's word.
+// max_abs and params are omitted when zero (kinds written before they
+// existed parse unchanged).
 type roundSpec struct {
 	Statistic string `json:"-"`
 	V         int    `json:"v"`
 	N         int    `json:"n"`
 	Lo        int64  `json:"lo"`
 	Hi        int64  `json:"hi"`
+	// MaxAbs > 0 marks explicit per-user sensitivities: each site clamps
+	// its vector to [−MaxAbs, MaxAbs] (Lo, Hi bound one user's part, which
+	// the Provider enforces), and L1, L2 are the given ones.
+	MaxAbs int64 `json:"max_abs,omitempty"`
+	// Params are the statistic's parameters, compact JSON.
+	Params json.RawMessage `json:"params,omitempty"`
 	// Mech is "skellam" or "none" (DP disabled).
 	Mech string `json:"mech"`
 	// Mu is the total noise variance σ² per coordinate that any t honest
@@ -115,14 +183,24 @@ func parseKind(kind string) (roundSpec, error) {
 		return r, fmt.Errorf("round kind %q: %v: %w", kind, err, ErrBadSpec)
 	}
 	r.Statistic = name
-	if r.V != 1 || r.N < 1 || r.N > MaxLength || r.Lo > r.Hi {
+	if r.V != 1 || r.N < 1 || r.N > MaxLength || r.Lo > r.Hi || r.MaxAbs < 0 {
 		return r, fmt.Errorf("round kind %q: bad fields: %w", kind, ErrBadSpec)
 	}
+	params, err := canonicalParams(r.Params)
+	if err != nil {
+		return r, fmt.Errorf("round kind %q: %w", kind, err)
+	}
+	r.Params = params
 	switch r.Mech {
 	case mechNone:
 	case mechSkellam:
 		if !(r.Mu > 0) || math.IsInf(r.Mu, 0) {
 			return r, fmt.Errorf("round kind %q: bad variance: %w", kind, ErrBadSpec)
+		}
+		if r.MaxAbs > 0 {
+			if err := checkSensitivity(r.L1, r.L2, r.MaxAbs); err != nil {
+				return r, fmt.Errorf("round kind %q: %w", kind, err)
+			}
 		}
 	default:
 		return r, fmt.Errorf("round kind %q: unknown mechanism %q: %w", kind, r.Mech, ErrBadSpec)
@@ -131,7 +209,24 @@ func parseKind(kind string) (roundSpec, error) {
 }
 
 // bound is the largest |value| a clamped coordinate can have.
-func (r roundSpec) bound() int64 { return max(absInt(r.Lo), absInt(r.Hi)) }
+func (r roundSpec) bound() int64 {
+	if r.MaxAbs > 0 {
+		return r.MaxAbs
+	}
+	return max(absInt(r.Lo), absInt(r.Hi))
+}
+
+// clamp bounds a site's vector in place: to [−MaxAbs, MaxAbs] with explicit
+// sensitivities, to [Lo, Hi] otherwise.
+func (r roundSpec) clamp(v []int64) {
+	lo, hi := r.Lo, r.Hi
+	if r.MaxAbs > 0 {
+		lo, hi = -r.MaxAbs, r.MaxAbs
+	}
+	for i, x := range v {
+		v[i] = min(max(x, lo), hi)
+	}
+}
 
 func absInt(v int64) int64 {
 	if v < 0 {
@@ -144,21 +239,34 @@ func absInt(v int64) int64 {
 }
 
 // verify checks a committed round's spec against what the log charged for
-// it, so that no site relies on the leader's word for the noise: with DP on
-// (the round was started without the log's test switch), the mechanism must
-// be Skellam, its sensitivities at least those implied by the clamp bounds,
-// its variance at least the calibration of the round's charged (ε, δ), and
-// the round may not close with fewer than t contributions (fewer shares
-// would carry less than the calibrated noise). Contributors check before
-// sending a ciphertext, decryptors before producing a share.
-func (s roundSpec) verify(r fsm.Round) error {
+// it, so that no site relies on the leader's word for the noise. A round
+// with DP disabled in the log is refused unless this site allows it
+// (allowDPOff, the node's own federation.allow_dp_off). With DP on, the
+// mechanism must be Skellam, its sensitivities at least those implied by
+// the clamp bounds (or, with explicit sensitivities, the committed L1 and
+// L2 themselves), its variance at least the calibration of the round's
+// charged (ε, δ) for those sensitivities, and the round may not close with
+// fewer than t contributions (fewer shares would carry less than the
+// calibrated noise). Contributors check before sending a ciphertext,
+// decryptors before producing a share.
+func (s roundSpec) verify(r fsm.Round, allowDPOff bool) error {
 	if r.DPDisabled {
+		if !allowDPOff {
+			return fmt.Errorf("round %s: DP is disabled in the log, and this site does not allow DP-off rounds (federation.allow_dp_off): %w",
+				r.ID, ErrDPOff)
+		}
 		return nil
 	}
 	if s.Mech != mechSkellam {
 		return fmt.Errorf("round %s: DP is on but the round carries %q noise: %w", r.ID, s.Mech, ErrBadSpec)
 	}
 	l1, l2 := sensitivity(s.N, s.Lo, s.Hi)
+	if s.MaxAbs > 0 {
+		if err := checkSensitivity(s.L1, s.L2, s.MaxAbs); err != nil {
+			return fmt.Errorf("round %s: %w", r.ID, err)
+		}
+		l1, l2 = s.L1, s.L2
+	}
 	if s.L1 < l1 || s.L2 < l2 {
 		return fmt.Errorf("round %s: noise calibrated to sensitivity (%g, %g), below the clamp bounds' (%g, %g): %w",
 			r.ID, s.L1, s.L2, l1, l2, ErrBadSpec)

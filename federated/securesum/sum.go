@@ -51,6 +51,19 @@ func (n *Node) SecureSum(ctx context.Context, spec Spec) (Result, error) {
 	if spec.Lo > spec.Hi || spec.Length < 0 || spec.Length > MaxLength {
 		return Result{}, fmt.Errorf("clamp [%d, %d], length %d: %w", spec.Lo, spec.Hi, spec.Length, ErrBadSpec)
 	}
+	params, err := canonicalParams(spec.Params)
+	if err != nil {
+		return Result{}, err
+	}
+	if spec.explicit() {
+		if err := checkSensitivity(spec.L1, spec.L2, spec.MaxAbs); err != nil {
+			return Result{}, err
+		}
+	}
+	dpOff := f.Settings().DPDisabled
+	if dpOff && !n.cfg.AllowDPOff {
+		return Result{}, fmt.Errorf("DP is disabled in the log, and this node does not allow DP-off rounds (federation.allow_dp_off): %w", ErrDPOff)
+	}
 	ks, ok := f.ActiveKey()
 	if !ok {
 		return Result{}, ErrNoKey
@@ -60,7 +73,7 @@ func (n *Node) SecureSum(ctx context.Context, spec Spec) (Result, error) {
 		return Result{}, err
 	}
 	if spec.Length == 0 {
-		v, err := n.cfg.Stats.Statistic(ctx, spec.Statistic)
+		v, err := n.cfg.Stats.Statistic(ctx, spec.Statistic, params)
 		if err != nil {
 			return Result{}, fmt.Errorf("length of the leader's own statistic: %w", err)
 		}
@@ -74,10 +87,16 @@ func (n *Node) SecureSum(ctx context.Context, spec Spec) (Result, error) {
 			}
 		}
 	}
-	rs := roundSpec{Statistic: spec.Statistic, V: 1, N: spec.Length, Lo: spec.Lo, Hi: spec.Hi, Mech: mechNone}
-	if !f.Settings().DPDisabled {
+	rs := roundSpec{Statistic: spec.Statistic, V: 1, N: spec.Length, Lo: spec.Lo, Hi: spec.Hi, Params: params, Mech: mechNone}
+	if spec.explicit() {
+		rs.MaxAbs = spec.MaxAbs
+	}
+	if !dpOff {
 		rs.Mech = mechSkellam
 		rs.L1, rs.L2 = sensitivity(spec.Length, spec.Lo, spec.Hi)
+		if spec.explicit() {
+			rs.L1, rs.L2 = spec.L1, spec.L2
+		}
 		if rs.Mu, err = calibrate(spec.Epsilon, spec.Delta, rs.L1, rs.L2); err != nil {
 			return Result{}, err
 		}
@@ -91,6 +110,10 @@ func (n *Node) SecureSum(ctx context.Context, spec Spec) (Result, error) {
 	kind, err := rs.kind()
 	if err != nil {
 		return Result{}, err
+	}
+	if len(kind) > fsm.MaxTextLen {
+		return Result{}, fmt.Errorf("round spec is %d bytes encoded, over the log's round-kind limit of %d (shorten params): %w",
+			len(kind), fsm.MaxTextLen, ErrBadSpec)
 	}
 	now := time.Now().UnixMilli()
 	if err := n.cfg.Log.Apply(ctx, &fsm.Tick{Now: now}); err != nil {

@@ -8,7 +8,9 @@
 //	GET    /v1/status            node status (JSON, see Status)
 //	POST   /v1/sites             {"site": "id"}: allow a new site to join (leader only)
 //	DELETE /v1/members/{site}    remove a member from the federation (leader only)
-//	PUT    /v1/settings/{key}    {"value": "..."}: set a federation-wide setting (leader only)
+//	PUT    /v1/settings/{key}    {"value": "..."}: set a federation-wide setting (leader only;
+//	                             dp_disabled "true" is refused with 400 unless the leader's config
+//	                             sets federation.allow_dp_off)
 //	GET    /metrics              Prometheus metrics
 package admin
 

@@ -142,13 +142,19 @@ func (c *Client) SetBudget(ctx context.Context, dataset string, epsilon, delta f
 	return b, err
 }
 
-// SetStatistic sets a local statistic on the node at Addrs[0] only:
-// statistics are private to their site.
-func (c *Client) SetStatistic(ctx context.Context, name string, values []int64) error {
+// SetStatistic sets a local statistic on the node at Addrs[0] only
+// (statistics are private to their site), bound to the dataset it is
+// computed from ("" = name): the node contributes it only to rounds charged
+// to that dataset's ledger.
+func (c *Client) SetStatistic(ctx context.Context, name, dataset string, values []int64) error {
 	if len(c.Addrs) == 0 {
 		return errors.New("admin client: no addresses")
 	}
-	return c.do(ctx, http.MethodPut, c.Addrs[0], "/v1/stats/"+name, map[string]any{"values": values}, nil)
+	body := map[string]any{"values": values}
+	if dataset != "" {
+		body["dataset"] = dataset
+	}
+	return c.do(ctx, http.MethodPut, c.Addrs[0], "/v1/stats/"+name, body, nil)
 }
 
 // Round fetches a round from Addrs[0].

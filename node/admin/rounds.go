@@ -19,10 +19,14 @@ import (
 //
 //	POST /v1/keys              {"threshold": t, "he_params"?: name}: t-of-N key set-up (leader only)
 //	GET  /v1/keys              key epochs and whether this node holds its share
-//	PUT  /v1/stats/{name}      {"values": [...]}: set a local statistic (stays on this node)
+//	PUT  /v1/stats/{name}      {"values": [...], "dataset"?: name}: set a local statistic (stays on
+//	                           this node), bound to the dataset it is computed from (default: the
+//	                           statistic's name); the node contributes it only to rounds charged
+//	                           to that dataset's ledger
 //	GET  /v1/stats             local statistic names
-//	POST /v1/rounds            securesum.Spec + "timeout" (Go duration, default 2m): run a
-//	                           secure sum and wait for its result (leader only)
+//	POST /v1/rounds            securesum.Spec (incl. "params" JSON, explicit "l1", "l2",
+//	                           "max_abs") + "timeout" (Go duration, default 2m): run a secure
+//	                           sum and wait for its result (leader only)
 //	GET  /v1/rounds/{id}       a round and its result
 //	POST /v1/budgets           {"dataset", "epsilon", "delta"}: create a ledger (leader only)
 //	GET  /v1/budgets           the ledgers
@@ -39,7 +43,8 @@ import (
 type RoundsBackend interface {
 	StartKeySetup(ctx context.Context, threshold int, params string) (securesum.KeyInfo, error)
 	Keys() []securesum.KeyInfo
-	SetStatistic(name string, values []int64) error
+	// SetStatistic sets a local statistic bound to dataset ("" = name).
+	SetStatistic(name, dataset string, values []int64) error
 	Statistics() []string
 	SecureSum(ctx context.Context, spec securesum.Spec) (securesum.Result, error)
 	RoundResult(id string) (securesum.Result, bool)
@@ -88,17 +93,23 @@ func handleRounds(mux *http.ServeMux, b RoundsBackend, log *slog.Logger) {
 	})
 	mux.HandleFunc("PUT /v1/stats/{name}", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			Values []int64 `json:"values"`
+			Values  []int64 `json:"values"`
+			Dataset string  `json:"dataset"`
 		}
 		if err := decodeLargeBody(r, &req); err != nil {
 			writeSumError(w, log, err)
 			return
 		}
-		if err := b.SetStatistic(r.PathValue("name"), req.Values); err != nil {
+		name := r.PathValue("name")
+		if err := b.SetStatistic(name, req.Dataset, req.Values); err != nil {
 			writeSumError(w, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "length": len(req.Values)})
+		dataset := req.Dataset
+		if dataset == "" {
+			dataset = name
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "length": len(req.Values), "dataset": dataset})
 	})
 	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Statistics())
@@ -186,6 +197,7 @@ func sumErrorCode(err error) (int, string) {
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, ErrBadRequest), errors.Is(err, securesum.ErrBadSpec), errors.Is(err, securesum.ErrUnknownStatistic),
+		errors.Is(err, securesum.ErrDPOff),
 		errors.Is(err, securesum.ErrNoKey), errors.Is(err, securesum.ErrKeySetup):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -22,19 +23,21 @@ type fakeRounds struct {
 	errs  []error
 	calls int
 	stats map[string][]int64
+	sets  map[string]string // statistic → dataset
 }
 
 func (f *fakeRounds) StartKeySetup(context.Context, int, string) (securesum.KeyInfo, error) {
 	return securesum.KeyInfo{Epoch: 1, Status: "active"}, f.next()
 }
 func (f *fakeRounds) Keys() []securesum.KeyInfo { return nil }
-func (f *fakeRounds) SetStatistic(name string, v []int64) error {
+func (f *fakeRounds) SetStatistic(name, dataset string, v []int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stats == nil {
-		f.stats = map[string][]int64{}
+		f.stats, f.sets = map[string][]int64{}, map[string]string{}
 	}
 	f.stats[name] = v
+	f.sets[name] = dataset
 	return nil
 }
 func (f *fakeRounds) Statistics() []string { return nil }
@@ -123,7 +126,17 @@ func TestClientFindsLeaderAndRedoes(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != "budget_exhausted" || ae.Status != 403 || leader.calls != 1 {
 		t.Fatalf("refused round: err = %v after %d calls, want one budget_exhausted", err, leader.calls)
 	}
-	if err := (&Client{Addrs: []string{ls.URL}}).SetStatistic(ctx, "y", []int64{4}); err != nil || leader.stats["y"][0] != 4 {
-		t.Fatalf("SetStatistic: %v, stored %v", err, leader.stats)
+	if err := (&Client{Addrs: []string{ls.URL}}).SetStatistic(ctx, "y", "", []int64{4}); err != nil || leader.stats["y"][0] != 4 || leader.sets["y"] != "" {
+		t.Fatalf("SetStatistic: %v, stored %v %v", err, leader.stats, leader.sets)
+	}
+	// The statistic's dataset binding reaches the backend.
+	if err := (&Client{Addrs: []string{ls.URL}}).SetStatistic(ctx, "z", "orders", []int64{5}); err != nil || leader.sets["z"] != "orders" {
+		t.Fatalf("SetStatistic(dataset orders): %v, stored %v", err, leader.sets)
+	}
+	// Explicit sensitivities and params travel in the round request.
+	var got SumRequest
+	if err := json.Unmarshal([]byte(`{"statistic":"km.step","params":{"c":[1,2]},"lo":-5,"hi":5,"l1":20,"l2":10,"max_abs":1000}`), &got); err != nil ||
+		string(got.Params) != `{"c":[1,2]}` || got.L1 != 20 || got.L2 != 10 || got.MaxAbs != 1000 {
+		t.Fatalf("SumRequest decoding = %+v, %v", got, err)
 	}
 }

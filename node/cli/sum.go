@@ -37,8 +37,9 @@ func printJSON(w io.Writer, v any) error {
 
 func newSumCmd() *cobra.Command {
 	var (
-		af   adminFlags
-		spec securesum.Spec
+		af     adminFlags
+		spec   securesum.Spec
+		params string
 	)
 	cmd := &cobra.Command{
 		Use:   "sum",
@@ -50,10 +51,23 @@ Every site clamps its vector to [--lo, --hi], adds its share of the DP noise,
 and encrypts it under the federation's collective key; the leader sums the
 ciphertexts, and t sites fixed in the log decrypt only the aggregate. The
 round's (ε, δ) is charged to the dataset's ledger before anything is
-decrypted; a round the ledger cannot pay for is refused. If the leader
-changes mid-round the round is aborted and redone.`,
+decrypted; a round the ledger cannot pay for is refused. A site contributes
+only if its statistic is bound to that dataset. If the leader changes
+mid-round the round is aborted and redone.
+
+For statistics whose provider bounds each user's contribution itself, give
+--l1 and --l2 (the per-user sensitivity; --lo/--hi then bound one user) and
+--max-abs (each site clamps its whole vector to [-max-abs, max-abs]); sites
+refuse such a round unless their provider guarantees at most that
+sensitivity. --params passes the statistic's public JSON parameters.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if params != "" {
+				if !json.Valid([]byte(params)) {
+					return fmt.Errorf("--params: not valid JSON")
+				}
+				spec.Params = json.RawMessage(params)
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), af.timeout)
 			defer cancel()
 			res, err := af.client().SecureSum(ctx, spec, af.timeout)
@@ -82,6 +96,10 @@ changes mid-round the round is aborted and redone.`,
 	fl.IntVar(&spec.Length, "length", 0, "number of coordinates (0 = the leader's own statistic's length)")
 	fl.Int64Var(&spec.Lo, "lo", 0, "per-coordinate lower clamp bound")
 	fl.Int64Var(&spec.Hi, "hi", 0, "per-coordinate upper clamp bound")
+	fl.StringVar(&params, "params", "", "the statistic's public parameters (JSON, written into the log)")
+	fl.Float64Var(&spec.L1, "l1", 0, "explicit per-user L1 sensitivity (with --l2 and --max-abs; 0 = from the clamp bounds)")
+	fl.Float64Var(&spec.L2, "l2", 0, "explicit per-user L2 sensitivity")
+	fl.Int64Var(&spec.MaxAbs, "max-abs", 0, "with explicit sensitivities: per-coordinate bound of each site's whole vector")
 	fl.Float64Var(&spec.Epsilon, "epsilon", 0, "privacy cost ε of this release")
 	fl.Float64Var(&spec.Delta, "delta", 0, "privacy cost δ of this release")
 	fl.StringVar(&spec.Dataset, "dataset", "", "budget ledger to charge (default: the statistic's name)")

@@ -60,6 +60,19 @@ func TestSumCommand(t *testing.T) {
 	if (*body)["lo"] != -5.0 || (*body)["hi"] != 5.0 || (*body)["epsilon"] != 0.5 {
 		t.Errorf("request body %v", *body)
 	}
+	// Params and explicit per-user sensitivities reach the request.
+	out.Reset()
+	code = run(context.Background(), []string{"sum", "--admin", l.URL, "--statistic", "km.step", "--params", `{"c": [1, 2]}`,
+		"--lo", "-5", "--hi", "5", "--l1", "20", "--l2", "10", "--max-abs", "1000", "--epsilon", "0.5", "--delta", "1e-6"}, &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("strata sum --params: exit %d, stderr %q", code, errOut.String())
+	}
+	if p, ok := (*body)["params"].(map[string]any); !ok || len(p["c"].([]any)) != 2 || (*body)["l1"] != 20.0 || (*body)["l2"] != 10.0 || (*body)["max_abs"] != 1000.0 {
+		t.Errorf("request body %v", *body)
+	}
+	if code := run(context.Background(), []string{"sum", "--admin", l.URL, "--statistic", "x", "--params", "{bad"}, &out, &errOut); code == exitOK {
+		t.Error("strata sum --params '{bad': exit OK, want a failure")
+	}
 	out.Reset()
 	errOut.Reset()
 	code = run(context.Background(), []string{"sum", "--admin", l.URL, "--statistic", "spent", "--epsilon", "1"}, &out, &errOut)

@@ -105,6 +105,14 @@ type Federation struct {
 	// NonVoter asks to join as a non-voting member. Sites beyond the
 	// fifth voter always join as non-voters. Defaults to false.
 	NonVoter bool `yaml:"non_voter"`
+	// AllowDPOff is this node's own consent to secure sums with
+	// differential privacy disabled (the federation's test-only
+	// dp_disabled setting, which releases exact sums). Defaults to false:
+	// the node then neither contributes to nor decrypts a DP-off round,
+	// and as leader refuses to set dp_disabled to true, so one admin call
+	// on the leader cannot turn noise off for every site. Set it only on
+	// test and demo federations.
+	AllowDPOff bool `yaml:"allow_dp_off"`
 }
 
 // Log configures structured logging.

@@ -43,6 +43,9 @@ func TestMinimalDefaults(t *testing.T) {
 	if c.Log.Level != "info" || c.Log.Format != "text" {
 		t.Errorf("log defaults = %+v", c.Log)
 	}
+	if c.Federation.AllowDPOff {
+		t.Error("Federation.AllowDPOff defaults to true, want false")
+	}
 }
 
 func TestFullFileKeepsValues(t *testing.T) {
@@ -53,7 +56,7 @@ func TestFullFileKeepsValues(t *testing.T) {
 	if c.Raft.ElectionTimeout != time.Second || c.Raft.SnapshotThreshold != 1024 {
 		t.Errorf("raft = %+v", c.Raft)
 	}
-	if !c.Federation.NonVoter || len(c.Federation.Join) != 1 || c.Log.Format != "json" {
+	if !c.Federation.NonVoter || !c.Federation.AllowDPOff || len(c.Federation.Join) != 1 || c.Log.Format != "json" {
 		t.Errorf("federation/log = %+v %+v", c.Federation, c.Log)
 	}
 	if c.TLS.KeyLogFile != "/tmp/keys.log" {
@@ -117,7 +120,7 @@ func TestEveryFieldHasDefaultOrCheck(t *testing.T) {
 		"Raft.HeartbeatTimeout": true, "Raft.ElectionTimeout": true, "Raft.LeaderLeaseTimeout": true,
 		"Raft.CommitTimeout": true, "Raft.SnapshotThreshold": true, "Raft.SnapshotInterval": true,
 		"Federation.Bootstrap": true, "Federation.Sites": true, "Federation.Join": true, "Federation.NonVoter": true,
-		"Log.Level": true, "Log.Format": true,
+		"Federation.AllowDPOff": true, "Log.Level": true, "Log.Format": true,
 	}
 	var walk func(prefix string, typ reflect.Type)
 	walk = func(prefix string, typ reflect.Type) {

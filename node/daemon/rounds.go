@@ -18,7 +18,9 @@ import (
 // sumService is the daemon's secure-sum runner (federated/securesum) with
 // its dependencies: key shares under data_dir/keys (0600 files, reloaded on
 // restart) and the site's local statistics (in memory, set through the
-// admin API; they never leave the node unencrypted).
+// admin API, each bound to its dataset; they never leave the node
+// unencrypted). The node takes part in DP-off rounds only if its config
+// sets federation.allow_dp_off.
 type sumService struct {
 	node  *securesum.Node
 	stats *securesum.MemProvider
@@ -34,7 +36,7 @@ func (d *Daemon) startRounds() error {
 	stats := securesum.NewMemProvider()
 	node, err := securesum.New(securesum.Config{
 		Site: d.cfg.Site, Log: raftLog{d}, Network: bulkNet{d}, Keys: keys, Stats: stats,
-		Logger: d.log,
+		AllowDPOff: d.cfg.Federation.AllowDPOff, Logger: d.log,
 	})
 	if err != nil {
 		return err
@@ -142,9 +144,11 @@ func (d *Daemon) StartKeySetup(ctx context.Context, threshold int, params string
 // Keys lists the key epochs.
 func (d *Daemon) Keys() []securesum.KeyInfo { return d.sum.node.Keys() }
 
-// SetStatistic sets a local statistic of this site.
-func (d *Daemon) SetStatistic(name string, values []int64) error {
-	return d.sum.stats.Set(name, values)
+// SetStatistic sets a local statistic of this site, bound to the dataset
+// it is computed from ("" = name): the site contributes it only to rounds
+// charged to that dataset's ledger.
+func (d *Daemon) SetStatistic(name, dataset string, values []int64) error {
+	return d.sum.stats.Set(name, dataset, values)
 }
 
 // Statistics lists this site's local statistic names.

@@ -117,7 +117,9 @@ func (d *Daemon) RemoveMember(_ context.Context, site string) error {
 	return nil
 }
 
-// SetSetting changes one federation-wide setting through the log.
+// SetSetting changes one federation-wide setting through the log (leader
+// only). dp_disabled=true is refused unless this node's config sets
+// federation.allow_dp_off.
 func (d *Daemon) SetSetting(_ context.Context, key, value string) error {
 	d.settingsMu.Lock()
 	defer d.settingsMu.Unlock()
@@ -140,6 +142,10 @@ func (d *Daemon) SetSetting(_ context.Context, key, value string) error {
 	switch key {
 	case "dp_disabled":
 		s.DPDisabled, err = strconv.ParseBool(value)
+		if err == nil && s.DPDisabled && !d.cfg.Federation.AllowDPOff {
+			return fmt.Errorf("setting dp_disabled: this leader's config does not set federation.allow_dp_off, "+
+				"so it will not turn differential privacy off for the federation (and each site must allow it too): %w", admin.ErrBadRequest)
+		}
 	case "he_params":
 		s.HEParams = value
 	case "threshold":

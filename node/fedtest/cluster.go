@@ -184,6 +184,9 @@ func (n *Node) writeConfig() error {
 		fmt.Fprintf(&b, "  join: [%s]\n", quoteList(n.spec.join))
 	}
 	fmt.Fprintf(&b, "  sites: [%s]\n", quoteList(n.spec.sites))
+	// The fabric tests switch dp_disabled through the leader, which needs
+	// this node's consent (a test federation only).
+	b.WriteString("  allow_dp_off: true\n")
 	fmt.Fprintf(&b, "log:\n  level: %s\n", n.c.opts.LogLevel)
 	return os.WriteFile(n.ConfigPath, []byte(b.String()), 0o600)
 }

@@ -38,7 +38,7 @@ func BenchmarkSecureSumQUIC(b *testing.B) {
 				want := make([]int64, length)
 				for _, nd := range c.nodes {
 					v := randomVector(r, length, -1<<40, 1<<40)
-					must(b, nodeClient(nd).SetStatistic(ctx, "x", v))
+					must(b, nodeClient(nd).SetStatistic(ctx, "x", "", v))
 					for i, x := range v {
 						want[i] += x
 					}

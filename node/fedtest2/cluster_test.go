@@ -2,6 +2,7 @@ package fedtest2
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -84,8 +85,12 @@ func newClusterParams(t testing.TB, n int, dpOff bool, params string) *cluster {
 
 // writeConfigs creates the CA, certificates (the n sites and the probe)
 // and node configurations with fixed loopback ports, so a node restarted
-// from its data directory keeps its raft address.
-func writeConfigs(t testing.TB, n int) *cluster {
+// from its data directory keeps its raft address. Every node allows DP-off
+// rounds (federation.allow_dp_off), which the tests switch on.
+func writeConfigs(t testing.TB, n int) *cluster { return writeConfigsOpts(t, n, true) }
+
+// writeConfigsOpts is writeConfigs with each node's federation.allow_dp_off.
+func writeConfigsOpts(t testing.TB, n int, allowDPOff bool) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
 	ca, err := pki.NewCA(pki.CAOptions{Name: "fedtest2"})
@@ -116,10 +121,11 @@ federation:
   bootstrap: %v
   sites: [%s, %s]
   join: [%s]
+  allow_dp_off: %v
 raft: {heartbeat_timeout: 1s, election_timeout: 1s, leader_lease_timeout: 500ms}
 log: {level: warn}
 `, site, filepath.Join(dir, "data"), addrs[i], adminAddr, caPath, filepath.Join(dir, "node.pem"), filepath.Join(dir, "node.key"),
-			i == 0, strings.Join(sites, ", "), probeSite, addrs[0])
+			i == 0, strings.Join(sites, ", "), probeSite, addrs[0], allowDPOff)
 		p := filepath.Join(dir, "node.yaml")
 		must(t, os.WriteFile(p, []byte(cfg), 0o600))
 		c.nodes = append(c.nodes, &testNode{site: site, dir: dir, cfgPath: p, admin: adminAddr})
@@ -240,4 +246,28 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDPOffNeedsLeaderConsent: a leader whose config does not set
+// federation.allow_dp_off refuses to turn DP off for the federation, in Go
+// and over the admin API (400), and the setting stays off.
+func TestDPOffNeedsLeaderConsent(t *testing.T) {
+	c := writeConfigsOpts(t, 1, false)
+	c.start(c.nodes[0])
+	l := c.waitLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := l.d.SetSetting(ctx, "dp_disabled", "true")
+	if !errors.Is(err, admin.ErrBadRequest) || !strings.Contains(err.Error(), "allow_dp_off") {
+		t.Fatalf("SetSetting(dp_disabled, true) = %v, want a bad request naming allow_dp_off", err)
+	}
+	if err := putJSON(ctx, l, "/v1/settings/dp_disabled", map[string]string{"value": "true"}); err == nil || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Fatalf("PUT /v1/settings/dp_disabled true = %v, want HTTP 400", err)
+	}
+	if l.d.FederationState().Settings().DPDisabled {
+		t.Fatal("DP was disabled by a leader without consent")
+	}
+	// Turning it (explicitly) on, and other settings, still work.
+	must(t, l.d.SetSetting(ctx, "dp_disabled", "false"))
+	must(t, l.d.SetSetting(ctx, "min_cell_count", "7"))
 }

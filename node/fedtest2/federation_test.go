@@ -120,7 +120,7 @@ func TestSecureSumFederation(t *testing.T) {
 	for _, nd := range followers[:th-1] {
 		participants = append(participants, nd.site)
 	}
-	must(t, nodeClient(lead).SetStatistic(ctx, "leaderonly", []int64{1, 2, 3}))
+	must(t, nodeClient(lead).SetStatistic(ctx, "leaderonly", "", []int64{1, 2, 3}))
 	errc := make(chan error, 1)
 	go func() {
 		_, err := cl.SecureSum(ctx, securesum.Spec{Statistic: "leaderonly", Lo: 0, Hi: 10, Participants: participants}, time.Minute)
@@ -153,7 +153,7 @@ func TestSecureSumFederation(t *testing.T) {
 	for _, nd := range c.nodes {
 		if nd.alive() && nd != late {
 			v := randomVector(r, ordersLen, -50, 50)
-			must(t, nodeClient(nd).SetStatistic(ctx, "orders", v))
+			must(t, nodeClient(nd).SetStatistic(ctx, "orders", "spend", v))
 			orders[nd.site] = v
 		}
 	}
@@ -174,7 +174,7 @@ func TestSecureSumFederation(t *testing.T) {
 	first := roundsOf(lead, "orders")[0]
 	c.kill(lead)
 	v := randomVector(r, ordersLen, -50, 50)
-	must(t, nodeClient(late).SetStatistic(ctx, "orders", v))
+	must(t, nodeClient(late).SetStatistic(ctx, "orders", "spend", v))
 	orders[late.site] = v
 	var o out
 	select {

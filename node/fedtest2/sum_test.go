@@ -38,7 +38,7 @@ func setStats(t *testing.T, c *cluster, r *rand.Rand, name string, length int, l
 			continue
 		}
 		v := randomVector(r, length, 2*lo-1, 2*hi+1)
-		must(t, nodeClient(nd).SetStatistic(ctx, name, v))
+		must(t, nodeClient(nd).SetStatistic(ctx, name, "", v))
 		for i := range v {
 			v[i] = min(max(v[i], lo), hi)
 		}
