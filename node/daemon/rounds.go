@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sync"
 
 	"github.com/hashicorp/raft"
 
@@ -18,12 +19,48 @@ import (
 // sumService is the daemon's secure-sum runner (federated/securesum) with
 // its dependencies: key shares under data_dir/keys (0600 files, reloaded on
 // restart) and the site's local statistics (in memory, set through the
-// admin API, each bound to its dataset; they never leave the node
-// unencrypted). The node takes part in DP-off rounds only if its config
+// admin API, each bound to its dataset, or from a Provider installed with
+// SetProvider; they never leave the node unencrypted). The node takes part in DP-off rounds only if its config
 // sets federation.allow_dp_off.
 type sumService struct {
 	node  *securesum.Node
 	stats *securesum.MemProvider
+	// provider is what the runner reads statistics from: stats, unless
+	// SetProvider installed another Provider.
+	provider *switchProvider
+}
+
+// switchProvider is a securesum.Provider that delegates to the installed
+// provider, or to the in-memory one when none is installed. Safe for
+// concurrent use.
+type switchProvider struct {
+	mem *securesum.MemProvider
+
+	mu  sync.RWMutex
+	cur securesum.Provider
+}
+
+func (p *switchProvider) get() securesum.Provider {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.cur != nil {
+		return p.cur
+	}
+	return p.mem
+}
+
+func (p *switchProvider) set(q securesum.Provider) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur = q
+}
+
+func (p *switchProvider) Statistic(ctx context.Context, name string, params []byte) ([]int64, error) {
+	return p.get().Statistic(ctx, name, params)
+}
+
+func (p *switchProvider) Binding(ctx context.Context, name string, params []byte) (securesum.Binding, error) {
+	return p.get().Binding(ctx, name, params)
 }
 
 // startRounds builds the runner; called by start before raft starts, so
@@ -34,16 +71,30 @@ func (d *Daemon) startRounds() error {
 		return err
 	}
 	stats := securesum.NewMemProvider()
+	provider := &switchProvider{mem: stats}
 	node, err := securesum.New(securesum.Config{
-		Site: d.cfg.Site, Log: raftLog{d}, Network: bulkNet{d}, Keys: keys, Stats: stats,
+		Site: d.cfg.Site, Log: raftLog{d}, Network: bulkNet{d}, Keys: keys, Stats: provider,
 		AllowDPOff: d.cfg.Federation.AllowDPOff, Logger: d.log,
 	})
 	if err != nil {
 		return err
 	}
-	d.sum = &sumService{node: node, stats: stats}
+	d.sum = &sumService{node: node, stats: stats, provider: provider}
 	return nil
 }
+
+// SetProvider makes p the site's source of local statistics for secure-sum
+// rounds, in place of the in-memory provider the admin API fills (nil
+// restores that one). A provider that serves only some statistics should
+// fall back to MemProvider for the others (node/fedjobs.Provider does).
+// Safe to call at any time, but meant to be called before the site takes
+// part in rounds: a round contributing at the moment of the switch may take
+// its binding from the old provider and its vector from the new one.
+func (d *Daemon) SetProvider(p securesum.Provider) { d.sum.provider.set(p) }
+
+// MemProvider returns the in-memory provider of operator-set statistics
+// (admin API PUT /v1/stats/{name}).
+func (d *Daemon) MemProvider() *securesum.MemProvider { return d.sum.stats }
 
 // runRounds is the runner's Run, owned by Daemon.Run.
 func (d *Daemon) runRounds(ctx context.Context) error { return d.sum.node.Run(ctx) }
