@@ -61,7 +61,7 @@ func NewBudget(spec Spec) (Budget, error) {
 		return Budget{}, fmt.Errorf("budget approx delta %v must be in [0, delta): %w", spec.ApproxDelta, ErrInvalidCost)
 	}
 	conv := spec.Delta - spec.ApproxDelta
-	rho, err := toUnits(ledgerRho(spec.Epsilon, conv), RhoScale, false)
+	rho, err := toUnits(LedgerRho(spec.Epsilon, conv), RhoScale, false)
 	if err != nil {
 		return Budget{}, fmt.Errorf("budget rho: %w", err)
 	}

@@ -37,9 +37,11 @@ func LedgerEpsilon(rho, delta float64) float64 {
 	return e + rho*math.Sqrt(rho)/(4*math.Sqrt(math.Log(1/delta)))
 }
 
-// ledgerRho is the inverse of LedgerEpsilon: the largest ρ with
-// LedgerEpsilon(ρ, δ) ≤ ε, by bisection below RhoForEpsilon(ε, δ).
-func ledgerRho(eps, delta float64) float64 {
+// LedgerRho is the inverse of LedgerEpsilon: the largest ρ with
+// LedgerEpsilon(ρ, δ) ≤ ε, by bisection below RhoForEpsilon(ε, δ). Callers
+// that calibrate noise to an (ε, δ) the ledger charges use it, so that what
+// is charged covers what is released.
+func LedgerRho(eps, delta float64) float64 {
 	lo, hi := 0.0, RhoForEpsilon(eps, delta)
 	if LedgerEpsilon(hi, delta) <= eps {
 		return hi

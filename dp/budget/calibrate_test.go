@@ -23,8 +23,8 @@ func TestConversionHandComputed(t *testing.T) {
 	if got, want := LedgerEpsilon(0.5, 1e-6), 5.780301753075784; !near(got, want, 1e-12) {
 		t.Errorf("LedgerEpsilon(0.5, 1e-6) = %v, want %v", got, want)
 	}
-	if got := LedgerEpsilon(ledgerRho(1, 1e-6), 1e-6); !near(got, 1, 1e-9) || got > 1 {
-		t.Errorf("LedgerEpsilon(ledgerRho(1, 1e-6)) = %v, want 1 (≤)", got)
+	if got := LedgerEpsilon(LedgerRho(1, 1e-6), 1e-6); !near(got, 1, 1e-9) || got > 1 {
+		t.Errorf("LedgerEpsilon(LedgerRho(1, 1e-6)) = %v, want 1 (≤)", got)
 	}
 	// Skellam: Δ₁ = Δ₂ = 1, μ = 100: 1/200 + 4/20000 = 0.0052.
 	if got, want := SkellamRho(1, 1, 100), 0.0052; !near(got, want, 1e-12) {

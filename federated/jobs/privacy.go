@@ -35,7 +35,7 @@ func (p Privacy) Rho() float64 {
 	if p.Off() {
 		return 0
 	}
-	return rhoFor(p.Epsilon, p.Delta)
+	return budget.LedgerRho(p.Epsilon, p.Delta)
 }
 
 // Fraction returns the budget of a share f of p's ρ (zCDP composes by
@@ -64,7 +64,7 @@ type Cost struct {
 func (c *Cost) paid(p Privacy) {
 	c.Rounds++
 	if !p.Off() {
-		c.Rho += rhoFor(p.Epsilon, p.Delta)
+		c.Rho += budget.LedgerRho(p.Epsilon, p.Delta)
 	}
 }
 

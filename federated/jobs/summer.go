@@ -68,29 +68,12 @@ func Calibrate(q Query) (rho, variance float64, err error) {
 	if !(q.Epsilon > 0) || math.IsInf(q.Epsilon, 0) || !(q.Delta > 0 && q.Delta < 1) {
 		return 0, 0, fmt.Errorf("%s: ε=%v δ=%v: %w", q.Statistic, q.Epsilon, q.Delta, ErrPrivacy)
 	}
-	rho = rhoFor(q.Epsilon, q.Delta)
+	rho = budget.LedgerRho(q.Epsilon, q.Delta)
 	l1, l2 := q.Sensitivity()
 	if !(rho > 0) || !(l2 > 0) {
 		return 0, 0, fmt.Errorf("%s: ρ=%v, L2=%v: %w", q.Statistic, rho, l2, ErrPrivacy)
 	}
 	return rho, budget.SkellamVariance(rho, l1, l2), nil
-}
-
-// rhoFor is the largest ρ with LedgerEpsilon(ρ, δ) ≤ ε (bisection).
-func rhoFor(eps, delta float64) float64 {
-	lo, hi := 0.0, budget.RhoForEpsilon(eps, delta)
-	if budget.LedgerEpsilon(hi, delta) <= eps {
-		return hi
-	}
-	for range 200 {
-		mid := (lo + hi) / 2
-		if budget.LedgerEpsilon(mid, delta) <= eps {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
 }
 
 // LocalFunc computes one site's contribution to a statistic.

@@ -304,20 +304,9 @@ func calibrate(eps, delta, l1, l2 float64) (float64, error) {
 	if !(l2 > 0) {
 		return 0, fmt.Errorf("zero sensitivity (clamp bounds [0, 0]): %w", ErrBadSpec)
 	}
-	lo, hi := 0.0, budget.RhoForEpsilon(eps, delta)
-	if budget.LedgerEpsilon(hi, delta) > eps {
-		for range 200 {
-			mid := (lo + hi) / 2
-			if budget.LedgerEpsilon(mid, delta) <= eps {
-				lo = mid
-			} else {
-				hi = mid
-			}
-		}
-		hi = lo
-	}
-	if !(hi > 0) {
+	rho := budget.LedgerRho(eps, delta)
+	if !(rho > 0) {
 		return 0, fmt.Errorf("ε=%v δ=%v leaves no zCDP budget: %w", eps, delta, ErrBadSpec)
 	}
-	return budget.SkellamVariance(hi, l1, l2), nil
+	return budget.SkellamVariance(rho, l1, l2), nil
 }

@@ -122,8 +122,11 @@ func Handler(b Backend, reg *prometheus.Registry, log *slog.Logger) http.Handler
 
 const maxBody = 1 << 16
 
-func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+func decodeBody(r *http.Request, v any) error { return decodeBodyLimit(r, v, maxBody) }
+
+// decodeBodyLimit decodes a strict JSON body of at most limit bytes.
+func decodeBodyLimit(r *http.Request, v any, limit int64) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: request body: %v", ErrBadRequest, err)

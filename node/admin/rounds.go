@@ -2,10 +2,8 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -96,7 +94,7 @@ func handleRounds(mux *http.ServeMux, b RoundsBackend, log *slog.Logger) {
 			Values  []int64 `json:"values"`
 			Dataset string  `json:"dataset"`
 		}
-		if err := decodeLargeBody(r, &req); err != nil {
+		if err := decodeBodyLimit(r, &req, maxStatisticBody); err != nil {
 			writeSumError(w, log, err)
 			return
 		}
@@ -171,15 +169,8 @@ func handleRounds(mux *http.ServeMux, b RoundsBackend, log *slog.Logger) {
 	})
 }
 
-// decodeLargeBody is decodeBody for statistic vectors (up to 64 MiB).
-func decodeLargeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: request body: %v", ErrBadRequest, err)
-	}
-	return nil
-}
+// maxStatisticBody bounds a statistic vector's request body (64 MiB).
+const maxStatisticBody = 64 << 20
 
 // sumErrorCode maps an error to its HTTP status and stable code.
 func sumErrorCode(err error) (int, string) {

@@ -358,7 +358,7 @@ func (d *Daemon) apply(cmd fsm.Command) error {
 	start := time.Now()
 	f := d.raft.Apply(b, applyTimeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		if lostLeadership(err) {
 			return fmt.Errorf("%s: %w", cmd.CommandType(), admin.ErrNotLeader)
 		}
 		return fmt.Errorf("%s: %w", cmd.CommandType(), err)
@@ -367,6 +367,12 @@ func (d *Daemon) apply(cmd fsm.Command) error {
 		d.metrics.applySeconds.Observe(time.Since(start).Seconds())
 	}
 	return fsm.ResponseError(f.Response())
+}
+
+// lostLeadership reports whether a raft call failed because this node is
+// not, or stopped being, the leader: the caller should retry on the leader.
+func lostLeadership(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost)
 }
 
 // Digest is a hash of the replicated state machine.

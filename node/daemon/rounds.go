@@ -156,7 +156,7 @@ func (l raftLog) Barrier(context.Context) error {
 		return nil
 	}
 	if err := l.d.raft.Barrier(applyTimeout).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		if lostLeadership(err) {
 			return fmt.Errorf("barrier: %w", securesum.ErrNotLeader)
 		}
 		return fmt.Errorf("barrier: %w", err)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -131,7 +130,7 @@ func (d *Daemon) SetSetting(_ context.Context, key, value string) error {
 	// settings read below are current.
 	if d.raft.AppliedIndex() < d.raft.LastIndex() {
 		if err := d.raft.Barrier(applyTimeout).Error(); err != nil {
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			if lostLeadership(err) {
 				return fmt.Errorf("settings: %w", admin.ErrNotLeader)
 			}
 			return fmt.Errorf("settings: wait for the log to be applied: %w", err)
