@@ -386,6 +386,13 @@ func (a *applier) startRound(c *StartRound) error {
 	if !dpOff && c.Cost.Epsilon == 0 {
 		return fmt.Errorf("round %q: zero ε with DP on: %w", c.ID, ErrNoiseRequired)
 	}
+	// Each site's noise share carries 1/t of the calibrated variance, so a
+	// round that could close with fewer than t contributions would release
+	// less noise than its cost pays for.
+	if !dpOff && c.MinContributors != 0 && c.MinContributors < k.Threshold {
+		return fmt.Errorf("round %q: %d minimum contributors, below the threshold %d whose noise shares make up the calibrated noise: %w",
+			c.ID, c.MinContributors, k.Threshold, ErrNoiseRequired)
+	}
 	var ledger *Budget
 	if !(dpOff && c.Cost.IsZero()) {
 		if ledger, err = a.ledgerFor(c.ID, c.Federation, c.Dataset, c.Cost); err != nil {

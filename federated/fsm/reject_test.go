@@ -267,6 +267,15 @@ func TestRejections(t *testing.T) {
 		{"zero cost with DP on", ErrNoiseRequired, func(t *testing.T, want error) {
 			federation(t, abc, 2, Cost{Epsilon: 1}).reject(startRound("r1", abc, 0), want)
 		}},
+		{"fewer than t contributors with DP on", ErrNoiseRequired, func(t *testing.T, want error) {
+			n := federation(t, abc, 2, Cost{Epsilon: 1})
+			r := startRound("r1", abc, 0.1)
+			r.MinContributors = 1
+			n.reject(r, want)
+			if b, _ := n.f.Budget(r.Federation, r.Dataset); len(b.Charges) != 0 {
+				t.Errorf("refused round was charged: %+v", b.Charges)
+			}
+		}},
 		{"no noise with DP on", ErrNoiseRequired, func(t *testing.T, want error) {
 			decrypting(t).reject(&FinishRound{Round: "r1", ResultHash: hashOf("x"), Noise: NoiseParams{Mechanism: "none"}}, want)
 		}},
