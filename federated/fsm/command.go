@@ -51,8 +51,13 @@ const (
 	MaxSites = 1024
 	// MaxIDLen bounds site, round, federation and dataset ids.
 	MaxIDLen = 128
-	// MaxTextLen bounds free text (reasons, kinds, purposes, addresses).
+	// MaxTextLen bounds free text (reasons, purposes, addresses).
 	MaxTextLen = 512
+	// MaxKindLen bounds StartRound.Kind: a round's public spec, which
+	// carries its statistic's parameters (k-means centroids, a model's
+	// cut points and rule set) so every site derives its work from the
+	// committed entry alone.
+	MaxKindLen = 32 << 10
 	// MinSeedLen and MaxSeedLen bound a key set-up's common random seed, in bytes.
 	MinSeedLen = 32
 	MaxSeedLen = 64
@@ -369,11 +374,16 @@ func checkID(field, s string) error {
 // checkText accepts up to MaxTextLen printable bytes (no control characters);
 // required text must be non-empty.
 func checkText(field, s string, required bool) error {
+	return checkTextLimit(field, s, required, MaxTextLen)
+}
+
+// checkTextLimit is checkText with another length limit.
+func checkTextLimit(field, s string, required bool, limit int) error {
 	if required && s == "" {
 		return bad("%s: required", field)
 	}
-	if len(s) > MaxTextLen {
-		return bad("%s: %d bytes over limit %d", field, len(s), MaxTextLen)
+	if len(s) > limit {
+		return bad("%s: %d bytes over limit %d", field, len(s), limit)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f {
@@ -559,7 +569,7 @@ func (c StartRound) Validate() error {
 	if err := checkID("id", c.ID); err != nil {
 		return err
 	}
-	if err := checkText("kind", c.Kind, true); err != nil {
+	if err := checkTextLimit("kind", c.Kind, true, MaxKindLen); err != nil {
 		return err
 	}
 	if err := checkID("federation", c.Federation); err != nil {

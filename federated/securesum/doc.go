@@ -75,8 +75,8 @@
 // statistic's parameters and its noise share from the committed entry
 // alone. Params are the statistic's public, deterministic parameters (e.g.
 // the current k-means centroids): JSON of at most MaxParams bytes, written
-// compacted; the whole Kind must also fit the log's limit (fsm.MaxTextLen),
-// which in practice bounds params to a few hundred bytes. Each participant
+// compacted; the whole Kind must also fit the log's limit (fsm.MaxKindLen).
+// Each participant
 // then checks the round (see below: its noise, its dataset, DP-off
 // consent), computes its vector with Provider.Statistic(name, params),
 // clamps each coordinate (to [lo, hi], or to ±max_abs with explicit

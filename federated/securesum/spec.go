@@ -22,9 +22,9 @@ type Spec struct {
 	// Params are the statistic's public, deterministic parameters (JSON,
 	// at most MaxParams bytes; e.g. the current k-means centroids), handed
 	// to every site's Provider. They are written, compacted, into the
-	// round's spec in the log, whose Kind limit (fsm.MaxTextLen, 512 bytes
-	// today) bounds them further to a few hundred bytes: SecureSum refuses
-	// longer ones (ErrBadSpec). Empty for plain named vectors.
+	// round's spec in the log, whose Kind limit (fsm.MaxKindLen) bounds
+	// the whole encoded spec: SecureSum refuses a longer one (ErrBadSpec).
+	// Empty for plain named vectors.
 	Params json.RawMessage `json:"params,omitempty"`
 	// Lo and Hi are the per-coordinate clamp bounds (Lo ≤ Hi). Without
 	// explicit sensitivities, every site clamps its vector into [Lo, Hi]
@@ -73,7 +73,7 @@ func (s Spec) dataset() string {
 const MaxLength = 1 << 22
 
 // MaxParams bounds Spec.Params, in bytes. The encoded round spec must also
-// fit the log's round-kind limit (fsm.MaxTextLen), which is smaller today.
+// fit the log's round-kind limit (fsm.MaxKindLen).
 const MaxParams = 16 << 10
 
 // explicit reports whether the spec gives explicit per-user sensitivities.

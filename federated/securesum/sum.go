@@ -111,9 +111,9 @@ func (n *Node) SecureSum(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if len(kind) > fsm.MaxTextLen {
+	if len(kind) > fsm.MaxKindLen {
 		return Result{}, fmt.Errorf("round spec is %d bytes encoded, over the log's round-kind limit of %d (shorten params): %w",
-			len(kind), fsm.MaxTextLen, ErrBadSpec)
+			len(kind), fsm.MaxKindLen, ErrBadSpec)
 	}
 	now := time.Now().UnixMilli()
 	if err := n.cfg.Log.Apply(ctx, &fsm.Tick{Now: now}); err != nil {

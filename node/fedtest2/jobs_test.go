@@ -108,16 +108,16 @@ func TestJobsOverSecureSum(t *testing.T) {
 		t.Errorf("means = %+v, in memory %+v", gm, wm)
 	}
 
-	// Federated k-means (DP off) from the same seed. K = 2: each Lloyd
+	// Federated k-means (DP off) from the same seed, K = 5: each Lloyd
 	// step's params (mean, std, K centroids, codec) go into the round's
-	// Kind, whose log limit (fsm.MaxTextLen, 512 bytes) K = 5 exceeds.
+	// Kind in the log.
 	t0 = time.Now()
-	gk, err := jobs.RunKMeans(ctx, sum, jobs.Privacy{}, jobs.KMeansOptions{K: 2})
+	gk, err := jobs.RunKMeans(ctx, sum, jobs.Privacy{}, jobs.KMeansOptions{K: 5})
 	if err != nil {
 		t.Fatalf("federated k-means: %v", err)
 	}
 	tKMeans := time.Since(t0)
-	wk, err := jobs.RunKMeans(ctx, mem, jobs.Privacy{}, jobs.KMeansOptions{K: 2})
+	wk, err := jobs.RunKMeans(ctx, mem, jobs.Privacy{}, jobs.KMeansOptions{K: 5})
 	must(t, err)
 	if !reflect.DeepEqual(gk.Centroids, wk.Centroids) || !reflect.DeepEqual(gk.Mean, wk.Mean) || !reflect.DeepEqual(gk.Std, wk.Std) || gk.Iterations != wk.Iterations {
 		t.Errorf("k-means: centroids %v (mean %v, std %v, %d iterations), in memory %v (mean %v, std %v, %d iterations)",
