@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,9 +219,22 @@ func TestEndToEndDPOn(t *testing.T) {
 	if testing.Short() {
 		runs = 1
 	}
+	if v := os.Getenv("STRATA_DP_RUNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("STRATA_DP_RUNS=%q: want a positive integer", v)
+		}
+		runs = n
+	}
 	priv := Privacy{Epsilon: 1, Delta: 1e-6}
-	var table strings.Builder
-	fmt.Fprintf(&table, "\n%-12s %-22s %9s %9s %8s %10s %8s\n", "rule set", "segment", "truth", "dp size", "err %", "dp count", "err %")
+	// Per (rule set, segment): the truth and the errors of every run.
+	type row struct {
+		ruleSet, segment  string
+		truth             int
+		sizeErr, countErr []float64 // % per run
+	}
+	var rows []*row
+	rowOf := make(map[string]*row)
 	worst := make(map[string]float64)
 	for run := range runs {
 		s := &MemSummer{Sites: sites, DP: true}
@@ -264,23 +279,44 @@ func TestEndToEndDPOn(t *testing.T) {
 				if math.Abs(e) > 5 && name != "rfm8" {
 					t.Errorf("run %d %s %s: size %d, truth %d (%.2f%%)", run, name, seg, sizes[sg], tr, e)
 				}
-				dc, de := "", ""
+				rw := rowOf[name+"/"+seg]
+				if rw == nil {
+					rw = &row{ruleSet: name, segment: seg, truth: tr}
+					rowOf[name+"/"+seg] = rw
+					rows = append(rows, rw)
+				}
+				rw.sizeErr = append(rw.sizeErr, e)
 				if i == 0 {
 					ce := (dpCounts[sg] - float64(sizes[sg])) / float64(sizes[sg]) * 100
-					dc, de = fmt.Sprintf("%.0f", dpCounts[sg]), fmt.Sprintf("%+.2f", ce)
+					rw.countErr = append(rw.countErr, ce)
 					if math.Abs(ce) > 5 {
 						t.Errorf("run %d %s: released count %.0f, labelled %d", run, seg, dpCounts[sg], sizes[sg])
 					}
 				}
-				if run == 0 {
-					fmt.Fprintf(&table, "%-12s %-22s %9d %9d %+8.2f %10s %8s\n", name, seg, tr, sizes[sg], e, dc, de)
-				}
 			}
 		}
 		if run == 0 {
-			fmt.Fprintf(&table, "spent ρ %.5f of %.5f (ε %.4f)\n", rho, priv.Rho(), budget.LedgerEpsilon(rho, priv.Delta))
+			t.Logf("spent ρ %.5f of %.5f (ε %.4f)", rho, priv.Rho(), budget.LedgerEpsilon(rho, priv.Delta))
 		}
 	}
-	t.Logf("segment sizes, DP model vs DP-off model (run 1 of %d):%s", runs, table.String())
+	meanMax := func(v []float64) (string, string) {
+		if len(v) == 0 {
+			return "", ""
+		}
+		var sum, mx float64
+		for _, x := range v {
+			sum += math.Abs(x)
+			mx = math.Max(mx, math.Abs(x))
+		}
+		return fmt.Sprintf("%.2f", sum/float64(len(v))), fmt.Sprintf("%.2f", mx)
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "\n| rule set | segment | users (truth) | size error %%: mean | max | released count error %%: mean | max |\n|---|---|---:|---:|---:|---:|---:|\n")
+	for _, rw := range rows {
+		sm, sx := meanMax(rw.sizeErr)
+		cm, cx := meanMax(rw.countErr)
+		fmt.Fprintf(&table, "| %s | %s | %d | %s | %s | %s | %s |\n", rw.ruleSet, rw.segment, rw.truth, sm, sx, cm, cx)
+	}
+	t.Logf("segment sizes at ε = 1, DP model vs DP-off model, |error| over %d runs:%s", runs, table.String())
 	t.Logf("worst |error| %% over %d runs: %v", runs, worst)
 }
