@@ -312,9 +312,41 @@ func TestSampleConfigs(t *testing.T) {
 	}
 }
 
-// TestDemo runs the README's main-job command, deploy/local/demo.sh, as a
-// newcomer would, and checks each step it promises.
+// TestDemo runs deploy/local/demo.sh — the main job, `strata demo`, with
+// this test binary as strata — at a small size, and checks that it ran the
+// whole pipeline: the report with its segment × channel table, the HTML
+// report and every site's audiences written, the timing table, exit 0.
+// (node/demo's tests check the outputs in detail.)
 func TestDemo(t *testing.T) {
+	bin, env, err := fedtest.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env = append(env, "STRATA_BIN="+bin)
+	demo := script(t, env, "local/demo.sh", "--users", "3000", "--dir", dir)
+	out, err := run(demo)
+	t.Logf("demo.sh:\n%s", out)
+	if err != nil {
+		t.Fatalf("demo.sh: %v", err)
+	}
+	for _, want := range []string{
+		"committed to the log", "champions", "brand-store", "marketplace", "mini-program",
+		"HTML report: " + dir, "job: k-means", "labelling and export", "total",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	htmls, err := filepath.Glob(filepath.Join(dir, "*", "data", "out", "model-v1", "report.html"))
+	if err != nil || len(htmls) != 3 {
+		t.Errorf("report.html of model v1 at %d sites (%v), want 3", len(htmls), err)
+	}
+}
+
+// TestSecureSumDemo runs deploy/local/securesum-demo.sh as a newcomer
+// would, and checks each step it promises.
+func TestSecureSumDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo starts three node processes and runs four HE rounds")
 	}
@@ -328,17 +360,17 @@ func TestDemo(t *testing.T) {
 	}
 	dir := t.TempDir()
 	env = append(env, "STRATA_BIN="+bin, "STRATA_BASE_PORT="+strconv.Itoa(base), "STRATA_UP_TIMEOUT=60")
-	demo := script(t, env, "local/demo.sh", dir)
+	demo := script(t, env, "local/securesum-demo.sh", dir)
 	t.Cleanup(func() {
 		if demo.Process != nil {
 			_ = syscall.Kill(-demo.Process.Pid, syscall.SIGKILL)
 		}
 	})
 	out, err := run(demo)
-	t.Logf("demo.sh:\n%s", out)
+	t.Logf("securesum-demo.sh:\n%s", out)
 	if err != nil {
 		dumpLogs(t, dir)
-		t.Fatalf("demo.sh: %v", err)
+		t.Fatalf("securesum-demo.sh: %v", err)
 	}
 	for _, want := range []string{
 		"federation of 3 nodes formed",

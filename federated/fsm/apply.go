@@ -312,7 +312,7 @@ func (a *applier) ledgerFor(id, federation, dataset string, cost Cost) (*Budget,
 	if b.Composition != a.f.comp.Name() {
 		return nil, fmt.Errorf("ledger %s uses %q, FSM %q: %w", key, b.Composition, a.f.comp.Name(), ErrCompositionMismatch)
 	}
-	after := a.f.comp.Spent(liveCosts(b, cost))
+	after := a.f.comp.Spent(liveCosts(b, cost), b.Total.Delta)
 	if !within(after, b.Total) {
 		return nil, fmt.Errorf("ledger %s: spent (ε=%g, δ=%g) + cost (ε=%g, δ=%g) exceeds total (ε=%g, δ=%g): %w",
 			key, b.Spent.Epsilon, b.Spent.Delta, cost.Epsilon, cost.Delta, b.Total.Epsilon, b.Total.Delta, ErrBudgetExhausted)
@@ -324,7 +324,7 @@ func (a *applier) ledgerFor(id, federation, dataset string, cost Cost) (*Budget,
 func (a *applier) charge(b *Budget, ch Charge) {
 	ch.Index = a.index
 	b.Charges = append(b.Charges, ch)
-	b.Spent = a.f.comp.Spent(liveCosts(b))
+	b.Spent = a.f.comp.Spent(liveCosts(b), b.Total.Delta)
 	a.f.charges[ch.ID] = LedgerKey(b.Federation, b.Dataset)
 }
 
@@ -352,7 +352,7 @@ func (a *applier) refund(id string) {
 			b.Charges[i].Refunded = true
 		}
 	}
-	b.Spent = a.f.comp.Spent(liveCosts(b))
+	b.Spent = a.f.comp.Spent(liveCosts(b), b.Total.Delta)
 }
 
 // --- rounds ---
@@ -566,6 +566,7 @@ func (a *applier) commitModel(c *CommitModel) error {
 		return fmt.Errorf("model v%d: content_hash %s, bytes hash to %s: %w", c.Version, c.ContentHash, got, ErrHashMismatch)
 	}
 	costs := make([]Cost, 0, len(c.Rounds))
+	var delta float64 // the conversion δ: the largest of the rounds' ledgers
 	for _, id := range c.Rounds {
 		r, err := a.round(id)
 		if err != nil {
@@ -575,10 +576,13 @@ func (a *applier) commitModel(c *CommitModel) error {
 			return fmt.Errorf("model v%d: round %q is %s: %w", c.Version, id, r.State, ErrRoundNotDone)
 		}
 		costs = append(costs, r.Cost)
+		if b, ok := a.st.Budgets[LedgerKey(r.Federation, r.Dataset)]; ok {
+			delta = max(delta, b.Total.Delta)
+		}
 	}
 	a.st.Models = append(a.st.Models, &ModelVersion{
 		Version: c.Version, ContentHash: c.ContentHash, Model: slices.Clone(c.Model),
-		Rounds: slices.Clone(c.Rounds), BudgetSpent: a.f.comp.Spent(costs), Index: a.index, Time: a.st.Now,
+		Rounds: slices.Clone(c.Rounds), BudgetSpent: a.f.comp.Spent(costs, delta), Index: a.index, Time: a.st.Now,
 	})
 	return nil
 }

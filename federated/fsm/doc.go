@@ -53,8 +53,11 @@
 // is refunded (marked Refunded), since no decryption share could have been
 // produced for it. A ledger is created once (SetBudget) and never reset or
 // raised; it lives in snapshots, so a restart never resets a budget. Spent
-// budget is computed by a Composition (BasicComposition by default; the
-// dp/budget accountant plugs in through WithComposition).
+// budget is computed by a Composition chosen with WithComposition and the
+// same on every node: BasicComposition (ε and δ add up; the default of New)
+// or ZCDPComposition (the charges' zCDP ρ add up and convert back at the
+// ledger's δ, per dp/budget; what the daemon uses, since the secure sum
+// calibrates its noise to ρ and the federated jobs split a run's budget in ρ).
 //
 // Rounds end with a clear outcome, never a hang: SiteLiveness (down),
 // RemoveSite and Tick fail a round whose live participants fall below t, a

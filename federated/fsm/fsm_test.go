@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/strata-fed/strata/dp/budget"
 )
 
 // randomLog returns a pseudo-random command log over a small federation: mostly
@@ -262,8 +263,8 @@ func TestRestoreRejects(t *testing.T) {
 type doubling struct{}
 
 func (doubling) Name() string { return "doubling" }
-func (doubling) Spent(costs []Cost) Cost {
-	s := BasicComposition{}.Spent(costs)
+func (doubling) Spent(costs []Cost, delta float64) Cost {
+	s := BasicComposition{}.Spent(costs, delta)
 	return Cost{Epsilon: 2 * s.Epsilon, Delta: 2 * s.Delta}
 }
 
@@ -291,6 +292,52 @@ func TestComposition(t *testing.T) {
 	}
 	m := &node{t: t, f: g, index: n.index}
 	m.reject(&ChargeBudget{ID: "q", Federation: "fed", Dataset: "orders", Site: "a", Purpose: "count", Cost: Cost{Epsilon: 0.01}}, ErrCompositionMismatch)
+}
+
+// TestZCDPComposition: under zCDP, rounds calibrated to split shares of
+// the budget's ρ (as the federated jobs charge them: each with the total's
+// δ) compose to at most the total ε, where basic composition would charge
+// their δ k times and refuse; the next round beyond the total is refused;
+// a pure-DP charge (δ = 0) costs ε²/2.
+func TestZCDPComposition(t *testing.T) {
+	total := Cost{Epsilon: 1, Delta: 1e-6}
+	n := federation(t, abc, 2, total, WithComposition(ZCDPComposition{}))
+	rho := budget.LedgerRho(total.Epsilon, total.Delta)
+	const k = 11
+	for i := range k {
+		eps := budget.LedgerEpsilon(rho/k, total.Delta)
+		n.must(&StartRound{ID: fmt.Sprint("r", i), Kind: "sum:x", Federation: "fed", Dataset: "orders", KeyEpoch: 1,
+			Participants: abc, Cost: Cost{Epsilon: eps, Delta: total.Delta}})
+	}
+	b, _ := n.f.Budget("fed", "orders")
+	if b.Composition != "zcdp" || b.Spent.Epsilon > total.Epsilon*(1+1e-9) || b.Spent.Epsilon < total.Epsilon*0.999 || b.Spent.Delta != total.Delta {
+		t.Fatalf("after %d split rounds: spent %+v of %+v", k, b.Spent, b.Total)
+	}
+	n.reject(&StartRound{ID: "over", Kind: "sum:x", Federation: "fed", Dataset: "orders", KeyEpoch: 1,
+		Participants: abc, Cost: Cost{Epsilon: 0.01, Delta: total.Delta}}, ErrBudgetExhausted)
+	if got, want := ChargeRho(Cost{Epsilon: 0.5}), 0.125; got != want {
+		t.Errorf("pure ε = 0.5 charge: ρ %v, want %v", got, want)
+	}
+	if got := (ZCDPComposition{}).Spent(nil, 1e-6); got != (Cost{}) {
+		t.Errorf("nothing charged: spent %+v", got)
+	}
+	// A pure ε-DP ledger (δ = 0): pure charges add up.
+	pure := []Cost{{Epsilon: 0.25}, {Epsilon: 0.5}}
+	if got := (ZCDPComposition{}).Spent(pure, 0); got != (Cost{Epsilon: 0.75}) {
+		t.Errorf("pure ledger: spent %+v, want ε 0.75", got)
+	}
+	// The same rounds under basic composition: the eleventh δ overflows.
+	m := federation(t, abc, 2, total)
+	for i := range k {
+		eps := budget.LedgerEpsilon(rho/k, total.Delta)
+		c := &StartRound{ID: fmt.Sprint("r", i), Kind: "sum:x", Federation: "fed", Dataset: "orders", KeyEpoch: 1,
+			Participants: abc, Cost: Cost{Epsilon: eps, Delta: total.Delta}}
+		if i == 0 {
+			m.must(c)
+		} else {
+			m.reject(c, ErrBudgetExhausted)
+		}
+	}
 }
 
 func TestBudgetFitsDespiteRounding(t *testing.T) {

@@ -118,6 +118,25 @@ func (a *Accumulator) add(b []byte, digest *[32]byte) ([32]byte, error) {
 	return d, nil
 }
 
+// Remove subtracts a contribution Add or AddHashed accepted (the same bytes
+// and digest) from the aggregate, as if it had never been added: for an
+// aggregator that adds contributions as they arrive and only then learns
+// that the log rejected one (late, duplicate, replayed). Bytes that were
+// not added are ErrMismatch and leave the aggregate unchanged.
+func (a *Accumulator) Remove(b []byte, digest [32]byte) error {
+	if a.done {
+		return fmt.Errorf("remove after Aggregate: %w", ErrMismatch)
+	}
+	if !a.seen[digest] || len(b) != headerLen+ciphertextLen(a.setup.params, a.k) {
+		return fmt.Errorf("remove contribution %x: not added: %w", digest[:8], ErrMismatch)
+	}
+	body := b[headerLen+digestLen+12:]
+	a.rollback(body, len(body))
+	delete(a.seen, digest)
+	a.count--
+	return nil
+}
+
 // Count returns the number of contributions added.
 func (a *Accumulator) Count() int { return a.count }
 

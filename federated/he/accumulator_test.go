@@ -85,6 +85,23 @@ func TestAccumulator(t *testing.T) {
 	if acc.Count() != 3 {
 		t.Errorf("Count() = %d, want 3", acc.Count())
 	}
+	// Remove undoes an accepted contribution exactly (and only that):
+	// removed and added again, the aggregate is unchanged.
+	if err := acc.Remove(wire[1], Digest(wire[1])); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if err := acc.Remove(wire[1], Digest(wire[1])); !errors.Is(err, ErrMismatch) {
+		t.Errorf("Remove twice err = %v, want ErrMismatch", err)
+	}
+	if err := acc.Remove(sb, Digest(sb)); !errors.Is(err, ErrMismatch) {
+		t.Errorf("Remove(never added) err = %v, want ErrMismatch", err)
+	}
+	if acc.Count() != 2 {
+		t.Errorf("Count() after Remove = %d, want 2", acc.Count())
+	}
+	if err := acc.AddHashed(wire[1], Digest(wire[1])); err != nil {
+		t.Fatalf("AddHashed after Remove: %v", err)
+	}
 	agg, err := acc.Aggregate()
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package he
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -29,6 +30,9 @@ type Ciphertext struct {
 
 	digestOnce sync.Once
 	digest     [32]byte
+
+	maskOnce sync.Once
+	mask     *Mask
 }
 
 // Len returns the number of values.
@@ -72,7 +76,7 @@ func (c *Ciphertext) marshal() ([]byte, error) {
 }
 
 // Digest returns the SHA-256 of c's encoding. It is computed once, by the
-// first MarshalBinary (or UnmarshalCiphertext), and cached.
+// first MarshalBinary or Digest, and cached.
 func (c *Ciphertext) Digest() ([32]byte, error) {
 	var err error
 	c.digestOnce.Do(func() {
@@ -85,7 +89,9 @@ func (c *Ciphertext) Digest() ([32]byte, error) {
 
 // UnmarshalCiphertext decodes and validates a ciphertext of setup: header,
 // set-up, length in 1..MaxValues, count in 1..N, exact size, and every
-// coefficient below its modulus.
+// coefficient below its modulus. It does not hash b: Digest computes the
+// digest when first asked (callers that received b usually hashed it on
+// the way in already).
 func UnmarshalCiphertext(setup *Setup, b []byte) (*Ciphertext, error) {
 	if setup == nil {
 		return nil, fmt.Errorf("nil set-up: %w", ErrSetup)
@@ -124,7 +130,6 @@ func UnmarshalCiphertext(setup *Setup, b []byte) (*Ciphertext, error) {
 		}
 		c.cts[i] = ct
 	}
-	c.digestOnce.Do(func() { c.digest = Digest(b) })
 	return c, nil
 }
 
@@ -182,28 +187,16 @@ func (e *Encryptor) MaxAbs() int64 { return e.maxAbs }
 // ErrRange: clamp before calling). The vector is split into ciphertexts of
 // Slots values; the last is zero-padded.
 func (e *Encryptor) Encrypt(values []int64) (*Ciphertext, error) {
-	if len(values) < 1 || len(values) > MaxValues {
-		return nil, fmt.Errorf("encrypt %d values, want 1..%d: %w", len(values), MaxValues, ErrMismatch)
-	}
-	for i, v := range values {
-		if v > e.maxAbs || v < -e.maxAbs {
-			return nil, fmt.Errorf("value %d is %d, beyond ±%d: %w", i, v, e.maxAbs, ErrRange)
-		}
+	if err := e.check(values); err != nil {
+		return nil, err
 	}
 	pp := e.setup.params
 	slots := pp.Slots()
 	c := &Ciphertext{setup: e.setup, length: len(values), count: 1, cts: make([]*rlwe.Ciphertext, numCiphertexts(pp, len(values)))}
 	err := guard(func() error {
 		for i := range c.cts {
-			chunk := values[i*slots : min((i+1)*slots, len(values))]
-			e.buf[0] = checkValue
-			n := copy(e.buf[1:], chunk)
-			clear(e.buf[1+n:])
-			if err := e.ecd.Encode(e.buf, e.pt); err != nil {
-				return err
-			}
 			ct := bgv.NewCiphertext(pp.params, 1, pp.params.MaxLevel())
-			if err := e.enc.Encrypt(e.pt, ct); err != nil {
+			if err := e.encryptChunk(values[i*slots:min((i+1)*slots, len(values))], ct); err != nil {
 				return err
 			}
 			c.cts[i] = ct
@@ -214,6 +207,72 @@ func (e *Encryptor) Encrypt(values []int64) (*Ciphertext, error) {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
 	return c, nil
+}
+
+// EncryptMarshal is Encrypt followed by MarshalBinary and Digest, without
+// materialising the Ciphertext: each BGV ciphertext is encrypted into one
+// reused buffer and written straight into the encoding, which is hashed
+// chunk by chunk as it is written (while the chunk is still in cache). The
+// result is the encoding of a fresh contribution and its digest, as
+// MarshalBinary and Digest of Encrypt's Ciphertext would give. Use it where
+// only the bytes leave the site.
+func (e *Encryptor) EncryptMarshal(values []int64) ([]byte, [32]byte, error) {
+	if err := e.check(values); err != nil {
+		return nil, [32]byte{}, err
+	}
+	pp := e.setup.params
+	slots := pp.Slots()
+	k := numCiphertexts(pp, len(values))
+	w := newWriter(pp, kindCiphertext, ciphertextLen(pp, k))
+	w.digest(e.setup.digest)
+	w.u64(uint64(len(values)))
+	w.u32(1)
+	h := sha256.New()
+	h.Write(w.b)
+	q := pp.params.Q()
+	err := guard(func() error {
+		ct := bgv.NewCiphertext(pp.params, 1, pp.params.MaxLevel())
+		for i := range k {
+			if err := e.encryptChunk(values[i*slots:min((i+1)*slots, len(values))], ct); err != nil {
+				return err
+			}
+			off := len(w.b)
+			w.poly(ct.Value[0], q)
+			w.poly(ct.Value[1], q)
+			h.Write(w.b[off:])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, [32]byte{}, fmt.Errorf("encrypt: %w", err)
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return w.b, d, nil
+}
+
+// check validates the values Encrypt and EncryptMarshal accept.
+func (e *Encryptor) check(values []int64) error {
+	if len(values) < 1 || len(values) > MaxValues {
+		return fmt.Errorf("encrypt %d values, want 1..%d: %w", len(values), MaxValues, ErrMismatch)
+	}
+	for i, v := range values {
+		if v > e.maxAbs || v < -e.maxAbs {
+			return fmt.Errorf("value %d is %d, beyond ±%d: %w", i, v, e.maxAbs, ErrRange)
+		}
+	}
+	return nil
+}
+
+// encryptChunk encrypts the check value and up to Slots values into ct.
+func (e *Encryptor) encryptChunk(chunk []int64, ct *rlwe.Ciphertext) error {
+	e.buf[0] = checkValue
+	n := copy(e.buf[1:], chunk)
+	clear(e.buf[1+n:])
+	if err := e.ecd.Encode(e.buf, e.pt); err != nil {
+		return err
+	}
+	return e.enc.Encrypt(e.pt, ct)
 }
 
 // Sum returns the homomorphic sum of ciphertexts of the same set-up and

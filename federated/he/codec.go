@@ -42,6 +42,7 @@ const (
 	kindKeyShare
 	kindCiphertext
 	kindDecryptionShare
+	kindMask
 )
 
 func (k kind) String() string {
@@ -60,6 +61,8 @@ func (k kind) String() string {
 		return "ciphertext"
 	case kindDecryptionShare:
 		return "decryption share"
+	case kindMask:
+		return "ciphertext mask"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }

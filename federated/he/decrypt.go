@@ -92,33 +92,40 @@ func (k *KeyShare) additiveShare(decryptors []string) (*rlwe.SecretKey, [32]byte
 // DecryptionShare is one decryptor's share for decrypting one aggregate:
 // per BGV ciphertext, c1·s_i + e_i with s_i the decryptor's additive share
 // for the decryptor list and e_i smudging noise of σ = SmudgingSigma (a
-// collective key switch to the zero key, mhe.KeySwitchProtocol). It names the
-// aggregate and the decryptor list it was made for.
+// collective key switch to the zero key, mhe.KeySwitchProtocol). It names
+// the aggregate (by the digest of its Mask, the only part it depends on) and
+// the decryptor list it was made for.
 type DecryptionShare struct {
 	setup      *Setup
-	aggregate  [32]byte
+	mask       [32]byte
 	decryptors [32]byte
 	shares     []mhe.KeySwitchShare
 }
 
 // DecryptionShare returns this site's decryption share of agg for the
-// ordered decryptor list (exactly t distinct participants including this
-// site, fixed in the log beforehand). Produce it for a committed aggregate
-// only: any ciphertext given here gets decrypted.
+// ordered decryptor list: DecryptionShareMask of agg.Mask().
 func (k *KeyShare) DecryptionShare(agg *Ciphertext, decryptors []string) (*DecryptionShare, error) {
-	if agg == nil || agg.setup.digest != k.setup.digest {
-		return nil, fmt.Errorf("decryption share: aggregate of another set-up: %w", ErrMismatch)
+	if agg == nil {
+		return nil, fmt.Errorf("decryption share: nil aggregate: %w", ErrMismatch)
 	}
-	aggDigest, err := agg.Digest()
-	if err != nil {
-		return nil, err
+	return k.DecryptionShareMask(agg.Mask(), decryptors)
+}
+
+// DecryptionShareMask returns this site's decryption share of the aggregate
+// whose mask is m, for the ordered decryptor list (exactly t distinct
+// participants including this site, fixed in the log beforehand). Produce
+// it for a committed aggregate only: any ciphertext whose mask is given
+// here gets decrypted.
+func (k *KeyShare) DecryptionShareMask(m *Mask, decryptors []string) (*DecryptionShare, error) {
+	if m == nil || m.setup.digest != k.setup.digest {
+		return nil, fmt.Errorf("decryption share: aggregate of another set-up: %w", ErrMismatch)
 	}
 	sk, listDigest, err := k.additiveShare(decryptors)
 	if err != nil {
 		return nil, fmt.Errorf("decryption share: %w", err)
 	}
 	pp := k.setup.params
-	ds := &DecryptionShare{setup: k.setup, aggregate: aggDigest, decryptors: listDigest, shares: make([]mhe.KeySwitchShare, len(agg.cts))}
+	ds := &DecryptionShare{setup: k.setup, mask: m.Digest(), decryptors: listDigest, shares: make([]mhe.KeySwitchShare, len(m.c1))}
 	err = guard(func() error {
 		sigma := pp.set.SmudgingSigma
 		cks, err := mhe.NewKeySwitchProtocol(pp.params, ring.DiscreteGaussian{Sigma: sigma, Bound: 6 * sigma})
@@ -127,7 +134,11 @@ func (k *KeyShare) DecryptionShare(agg *Ciphertext, decryptors []string) (*Decry
 		}
 		zero := rlwe.NewSecretKey(pp.params)
 		ringQ := pp.params.RingQ()
-		for i, ct := range agg.cts {
+		// GenShare reads only c1 (Value[1]) and the metadata: one
+		// ciphertext shell serves every c1 of the mask.
+		ct := bgv.NewCiphertext(pp.params, 1, pp.params.MaxLevel())
+		for i, c1 := range m.c1 {
+			ct.Value[1] = c1
 			ds.shares[i] = cks.AllocateShare(ct.Level())
 			cks.GenShare(sk, zero, ct, &ds.shares[i])
 			// GenShare leaves lazily reduced coefficients (< 2q): reduce
@@ -151,7 +162,7 @@ func (d *DecryptionShare) MarshalBinary() ([]byte, error) {
 	pp := d.setup.params
 	w := newWriter(pp, kindDecryptionShare, decryptionShareLen(pp, len(d.shares)))
 	w.digest(d.setup.digest)
-	w.digest(d.aggregate)
+	w.digest(d.mask)
 	w.digest(d.decryptors)
 	w.u32(uint32(len(d.shares)))
 	q := pp.params.Q()
@@ -167,8 +178,9 @@ func (d *DecryptionShare) Digest() ([32]byte, error) {
 	return Digest(b), err
 }
 
-// AggregateDigest returns the digest of the aggregate the share was made for.
-func (d *DecryptionShare) AggregateDigest() [32]byte { return d.aggregate }
+// MaskDigest returns the digest of the mask (Mask.Digest) of the aggregate
+// the share was made for.
+func (d *DecryptionShare) MaskDigest() [32]byte { return d.mask }
 
 // UnmarshalDecryptionShare decodes and validates a decryption share of setup.
 func UnmarshalDecryptionShare(setup *Setup, b []byte) (*DecryptionShare, error) {
@@ -186,7 +198,7 @@ func UnmarshalDecryptionShare(setup *Setup, b []byte) (*DecryptionShare, error) 
 	if r.digest() != setup.digest {
 		return nil, fmt.Errorf("decryption share of another set-up: %w", ErrSetup)
 	}
-	d := &DecryptionShare{setup: setup, aggregate: r.digest(), decryptors: r.digest()}
+	d := &DecryptionShare{setup: setup, mask: r.digest(), decryptors: r.digest()}
 	k := int(r.u32())
 	if k < 1 || k > numCiphertexts(pp, MaxValues) {
 		return nil, fmt.Errorf("decryption share: %d ciphertexts: %w", k, ErrMalformed)
@@ -206,8 +218,8 @@ func UnmarshalDecryptionShare(setup *Setup, b []byte) (*DecryptionShare, error) 
 
 // Combine decrypts agg from the decryption shares of exactly the sites of the
 // ordered decryptor list (keyed by site ID, as authenticated by the
-// transport). Every share must name agg and this list (ErrMismatch
-// otherwise). The check slot of each ciphertext must decrypt to agg.Count()
+// transport). Every share must name agg (its Mask's digest) and this list
+// (ErrMismatch otherwise). The check slot of each ciphertext must decrypt to agg.Count()
 // (ErrDecryption otherwise: shares made with another list or key); a wrong
 // result passes it with probability about 1/T per ciphertext. Combine is safe
 // for concurrent use.
@@ -220,10 +232,7 @@ func Combine(agg *Ciphertext, decryptors []string, shares map[string]*Decryption
 	if err != nil {
 		return nil, fmt.Errorf("combine: %w", err)
 	}
-	aggDigest, err := agg.Digest()
-	if err != nil {
-		return nil, err
-	}
+	maskDigest := agg.Mask().Digest()
 	if len(shares) > len(decryptors) {
 		return nil, fmt.Errorf("combine: %d shares for %d decryptors: %w", len(shares), len(decryptors), ErrMismatch)
 	}
@@ -233,7 +242,7 @@ func Combine(agg *Ciphertext, decryptors []string, shares map[string]*Decryption
 		if !ok || d == nil {
 			return nil, fmt.Errorf("combine: no share from decryptor %s: %w", site, ErrIncomplete)
 		}
-		if d.setup.digest != s.digest || d.aggregate != aggDigest || d.decryptors != listDigest || len(d.shares) != len(agg.cts) {
+		if d.setup.digest != s.digest || d.mask != maskDigest || d.decryptors != listDigest || len(d.shares) != len(agg.cts) {
 			return nil, fmt.Errorf("combine: share from %s was made for another aggregate or decryptor list: %w", site, ErrMismatch)
 		}
 		ordered[i] = d

@@ -56,24 +56,27 @@
 // A round:
 //
 //   - Each contributing site: Encryptor.Encrypt its clamped vector and send
-//     the Ciphertext to the aggregator (its Digest to the log).
+//     the Ciphertext to the aggregator (its Digest to the log);
+//     EncryptMarshal gives the encoding and digest directly.
 //   - Aggregator: Accumulator.Add each encoded contribution (validated,
 //     hashed for matching against the log, replays rejected, summed in one
 //     pass; AddHashed if the transport hashed the bytes while receiving
-//     them), then Aggregate, and publish the aggregate. UnmarshalContribution
-//     plus Sum does the same on decoded ciphertexts.
+//     them; Remove if the log then rejects it), then Aggregate.
+//     UnmarshalContribution plus Sum does the same on decoded ciphertexts.
+//     The aggregator publishes the aggregate's Mask (its c1 parts, half its
+//     size: all a decryption share depends on) and keeps the rest.
 //   - Exactly the t decryptors fixed in the log, in the fixed order:
-//     KeyShare.DecryptionShare of the aggregate — a collective key switch to
-//     the zero key (mhe.KeySwitchProtocol) from the decryptor's additive share
-//     (mhe.Combiner for that list), with smudging noise.
+//     KeyShare.DecryptionShareMask of the aggregate's Mask — a collective key
+//     switch to the zero key (mhe.KeySwitchProtocol) from the decryptor's
+//     additive share (mhe.Combiner for that list), with smudging noise.
 //   - Aggregator: Combine the t shares into the int64 sums.
 //
 // Slot 0 of every ciphertext is a check slot: each fresh ciphertext carries 1
 // there, so an aggregate of c contributions must decrypt to c. Combine
 // returns ErrDecryption when it does not (shares for another decryptor list
 // or key), which a wrong result passes with probability ≈ 1/T per
-// ciphertext. Every share also names its aggregate and decryptor list
-// (digests), so mismatched shares are rejected before combining.
+// ciphertext. Every share also names its aggregate (the digest of its Mask)
+// and decryptor list, so mismatched shares are rejected before combining.
 //
 // # Encoding and validation
 //
@@ -87,8 +90,8 @@
 //
 // # Concurrency
 //
-// Parameters, Setup, PublicKey, KeyShare, Ciphertext and DecryptionShare are
-// immutable and safe for concurrent use; Sum, Combine and
+// Parameters, Setup, PublicKey, KeyShare, Ciphertext, Mask and
+// DecryptionShare are immutable and safe for concurrent use; Sum, Combine and
 // KeyShare.DecryptionShare build their lattigo objects per call. Party,
 // PublicKeyAggregator, Accumulator and Encryptor are not safe for concurrent
 // use: one per goroutine (lattigo's protocol objects and encryptors hold buffers; they

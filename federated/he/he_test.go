@@ -133,6 +133,20 @@ func TestWrongDecryptorListDetected(t *testing.T) {
 		t.Errorf("Combine with a reordered-list share: err = %v, want ErrMismatch", err)
 	}
 
+	// A share for another aggregate (of the same set-up and length): its
+	// mask digest differs, so Combine rejects it before combining.
+	agg2, err := Sum(c.encryptAll(t, map[string][]int64{sites[0]: {1, 2, 3}})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := c.keys[sites[3]].DecryptionShareMask(agg2.Mask(), listB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Combine(agg, listB, map[string]*DecryptionShare{sites[0]: shares[sites[0]], sites[1]: shares[sites[1]], sites[3]: foreign}); !errors.Is(err, ErrMismatch) {
+		t.Errorf("Combine with a share of another aggregate: err = %v, want ErrMismatch", err)
+	}
+
 	// Too few shares.
 	delete(shares, sites[3])
 	if _, err := Combine(agg, listB, shares); !errors.Is(err, ErrIncomplete) {

@@ -125,11 +125,12 @@ func newCluster(tb testing.TB, pp *Parameters, n, t int) *cluster {
 }
 
 // encryptAll encrypts each site's vector and returns the round-tripped
-// ciphertexts.
+// ciphertexts: every other site through Encrypt and MarshalBinary, the
+// others through EncryptMarshal (whose digest must be that of its bytes).
 func (c *cluster) encryptAll(tb testing.TB, inputs map[string][]int64) []*Ciphertext {
 	tb.Helper()
 	var out []*Ciphertext
-	for _, s := range c.setup.Participants() {
+	for i, s := range c.setup.Participants() {
 		v, ok := inputs[s]
 		if !ok {
 			continue
@@ -138,13 +139,23 @@ func (c *cluster) encryptAll(tb testing.TB, inputs map[string][]int64) []*Cipher
 		if err != nil {
 			tb.Fatal(err)
 		}
-		ct, err := enc.Encrypt(v)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		b, err := ct.MarshalBinary()
-		if err != nil {
-			tb.Fatal(err)
+		var b []byte
+		if i%2 == 0 {
+			ct, err := enc.Encrypt(v)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if b, err = ct.MarshalBinary(); err != nil {
+				tb.Fatal(err)
+			}
+		} else {
+			var d [32]byte
+			if b, d, err = enc.EncryptMarshal(v); err != nil {
+				tb.Fatal(err)
+			}
+			if d != Digest(b) {
+				tb.Fatalf("EncryptMarshal digest %x, want %x", d[:8], Digest(b))
+			}
 		}
 		ct2, err := UnmarshalCiphertext(c.setup, b)
 		if err != nil {
@@ -155,12 +166,32 @@ func (c *cluster) encryptAll(tb testing.TB, inputs map[string][]int64) []*Cipher
 	return out
 }
 
-// decrypt has each decryptor produce a share (through bytes) and combines.
+// decrypt has each decryptor produce a share (through bytes) and combines:
+// the first decryptor from the aggregate itself, the others from its mask
+// sent as bytes (as decryptors receive it), hashed by UnmarshalMask or
+// passed in with UnmarshalMaskHashed.
 func (c *cluster) decrypt(tb testing.TB, agg *Ciphertext, decryptors []string) ([]int64, error) {
 	tb.Helper()
+	mb, err := agg.Mask().MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	shares := map[string]*DecryptionShare{}
-	for _, s := range decryptors {
-		d, err := c.keys[s].DecryptionShare(agg, decryptors)
+	for i, s := range decryptors {
+		var d *DecryptionShare
+		var m *Mask
+		switch i % 3 {
+		case 0:
+			d, err = c.keys[s].DecryptionShare(agg, decryptors)
+		case 1:
+			if m, err = UnmarshalMask(c.setup, mb); err == nil {
+				d, err = c.keys[s].DecryptionShareMask(m, decryptors)
+			}
+		case 2:
+			if m, err = UnmarshalMaskHashed(c.setup, mb, Digest(mb)); err == nil {
+				d, err = c.keys[s].DecryptionShareMask(m, decryptors)
+			}
+		}
 		if err != nil {
 			tb.Fatal(err)
 		}

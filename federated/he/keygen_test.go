@@ -197,6 +197,7 @@ func TestRoundTrips(t *testing.T) {
 	ksb, _ := c.keys[sites[0]].MarshalBinary()
 	ctb, _ := ct.MarshalBinary()
 	dsb, _ := ds.MarshalBinary()
+	mb, _ := ct.Mask().MarshalBinary()
 
 	type codec struct {
 		name string
@@ -266,6 +267,19 @@ func TestRoundTrips(t *testing.T) {
 			}
 			return x.MarshalBinary()
 		}},
+		{"mask", mb, func(b []byte) ([]byte, error) {
+			x, err := UnmarshalMask(c.setup, b)
+			if err != nil {
+				return nil, err
+			}
+			if x.Len() != ct.Len() || x.Count() != 1 || len(x.c1) != 2 {
+				t.Errorf("mask round trip: len %d count %d k %d", x.Len(), x.Count(), len(x.c1))
+			}
+			if x.Digest() != ct.Mask().Digest() || x.Digest() != Digest(b) {
+				t.Error("mask digest differs after round trip")
+			}
+			return x.MarshalBinary()
+		}},
 		{"decryption share", dsb, func(b []byte) ([]byte, error) {
 			x, err := UnmarshalDecryptionShare(c.setup, b)
 			if err != nil {
@@ -273,7 +287,7 @@ func TestRoundTrips(t *testing.T) {
 			}
 			d1, _ := x.Digest()
 			d2, _ := ds.Digest()
-			if d1 != d2 || x.AggregateDigest() != ds.AggregateDigest() {
+			if d1 != d2 || x.MaskDigest() != ds.MaskDigest() {
 				t.Error("decryption share digest differs after round trip")
 			}
 			return x.MarshalBinary()
@@ -340,6 +354,16 @@ func TestGarbageErrors(t *testing.T) {
 	w.u64(1 << 20)
 	w.u32(1)
 	cases["short body"] = w.b
+	w = newWriter(pp, kindMask, 0)
+	w.digest(c.setup.digest)
+	w.u64(1 << 20)
+	w.u32(1)
+	cases["short mask"] = w.b
+	w = newWriter(pp, kindMask, 0)
+	w.digest(c.setup.digest)
+	w.u64(1)
+	w.u32(4) // more contributions than participants
+	cases["mask count"] = append(w.b, make([]byte, polyLenQ(pp))...)
 	w = newWriter(pp, kindDecryptionShare, 0)
 	w.digest(c.setup.digest)
 	w.digest([32]byte{})
@@ -352,6 +376,9 @@ func TestGarbageErrors(t *testing.T) {
 		}
 		if _, err := UnmarshalDecryptionShare(c.setup, b); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSetup) {
 			t.Errorf("UnmarshalDecryptionShare(%s) err = %v", name, err)
+		}
+		if _, err := UnmarshalMask(c.setup, b); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSetup) {
+			t.Errorf("UnmarshalMask(%s) err = %v", name, err)
 		}
 		if _, err := UnmarshalPublicKey(c.setup, b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("UnmarshalPublicKey(%s) err = %v", name, err)
@@ -380,9 +407,11 @@ func FuzzUnmarshal(f *testing.F) {
 	ctb, _ := ct.MarshalBinary()
 	dsb, _ := ds.MarshalBinary()
 	pkb, _ := c.pk.MarshalBinary()
+	mb, _ := ct.Mask().MarshalBinary()
 	f.Add(ctb)
 	f.Add(dsb)
 	f.Add(pkb)
+	f.Add(mb)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if x, err := UnmarshalCiphertext(c.setup, b); err == nil {
 			if y, _ := x.MarshalBinary(); !bytes.Equal(y, b) {
@@ -392,6 +421,11 @@ func FuzzUnmarshal(f *testing.F) {
 		if x, err := UnmarshalDecryptionShare(c.setup, b); err == nil {
 			if y, _ := x.MarshalBinary(); !bytes.Equal(y, b) {
 				t.Error("decryption share re-encoding differs")
+			}
+		}
+		if x, err := UnmarshalMask(c.setup, b); err == nil {
+			if y, _ := x.MarshalBinary(); !bytes.Equal(y, b) {
+				t.Error("mask re-encoding differs")
 			}
 		}
 		_, _ = UnmarshalPublicKey(c.setup, b)

@@ -91,15 +91,8 @@ func RunChannels(ctx context.Context, s Summer, p Privacy, m *segmodel.Model, ch
 	if err != nil {
 		return nil, fmt.Errorf("channels: %w", err)
 	}
-	res := &Channels{Segments: segs, Channels: slices.Clone(channels), Cost: Cost{Job: "channels"}}
+	res := channelTable(segs, channels, c, v)
 	res.Cost.paid(p)
-	for ci, ch := range channels {
-		for si, sg := range segs {
-			off := (ci*len(segs) + si) * w
-			t, _ := c.decode(v[off : off+w])
-			res.Cells = append(res.Cells, Cell{Segment: sg, Channel: ch, Users: t[0], RevenueCents: t[1], CLVCents: t[2]})
-		}
-	}
 	return res, nil
 }
 

@@ -10,6 +10,14 @@ import (
 	"github.com/strata-fed/strata/node/analytics/clv"
 )
 
+// The exact codec of objective evaluations: per-user values (log-likelihood
+// and θ-gradient) rounded to 2^−37, clamped at ±2^26 (the evaluation then
+// reports −Inf, a failed step).
+const (
+	evalFrac  = 36
+	evalBound = 1 << 26
+)
+
 const (
 	statCLVStart = "clv.start"
 	statBGNBD    = "clv.bgnbd"
@@ -50,15 +58,27 @@ type codecParams struct {
 	Codec Codec `json:"codec"`
 }
 
+// bgParams and ggParams are the public parameters of one objective
+// evaluation. Grad must be gradLog: sites send the gradient in the
+// log-parameters θ = log p, p_k·∂ℓ/∂p_k, whose per-user values stay small
+// and whose rounding does not grow with p_k (a natural-parameter gradient's
+// rounding, scaled by p_k, drowned the fit wherever the likelihood's
+// maximum lies far out, as a, b → ∞). A site that predates the field
+// rejects it as unknown, and a site refuses params without it.
 type bgParams struct {
 	P     [4]float64 `json:"p"`
+	Grad  string     `json:"grad"`
 	Codec Codec      `json:"codec"`
 }
 
 type ggParams struct {
 	P     [3]float64 `json:"p"`
+	Grad  string     `json:"grad"`
 	Codec Codec      `json:"codec"`
 }
+
+// gradLog marks θ-gradients in bgParams and ggParams.
+const gradLog = "log"
 
 type clvGridParams struct {
 	V            int     `json:"v"`
@@ -73,13 +93,19 @@ type clvGridParams struct {
 // counts and clv.BGNBDStart(Σx, ΣT), clv.GammaGammaStart(Σm̄/n). Then
 // clv.FitBGNBDObjective and clv.FitGammaGammaObjective drive BFGS; every
 // objective evaluation is one round (clv.bgnbd: the public parameters (r, α,
-// a, b) in Params, per user the log-likelihood and its 4-gradient, 5 values;
-// clv.gg: (p, q, γ), 4 values) with the exact codec, Frac 36, bound 2^24 per
-// value: each site's contribution is exactly its share of the additive
-// log-likelihood (per-user rounding ≤ 2^−37), so the fit is the pooled fit.
-// A value clamped or non-finite at any site makes the evaluation report
-// −Inf, which the line search rejects as a failed step. Rounds: 1 + about
-// 30–60 per model on CDNOW, at most MaxEvals per model.
+// a, b) in Params, per user the log-likelihood and its gradient in θ =
+// log(params), 5 values; clv.gg: (p, q, γ), 4 values) with the exact codec,
+// Frac 36, bound 2^26 per value: each site's contribution is its share of
+// the additive log-likelihood up to a per-user rounding ≤ 2^−37, so the fit
+// is the pooled fit. A value clamped or non-finite at any site makes the
+// evaluation report −Inf, which the line search rejects as a failed step.
+// The fit is then polished (polish: Newton steps from gradients alone, 2·dim
+// + 1 rounds each). Where the rounded function values stop BFGS's line
+// search short of clv's tolerance (clv.ErrNotConverged: on small data
+// whose maximum lies far out, a, b or q, γ → ∞), polishing goes on from the
+// last point, and the fit is accepted if ‖∇_θ LL‖∞ ends below 1e-6 per
+// customer (polishAcceptTol). Rounds: 1 + about 85–90 per model on CDNOW
+// (170–185 in all, by split), at most MaxEvals per model.
 //
 // Grid method (DP on, or Grid set). One round, clv.grid: each user adds 1 to
 // one cell of a public (x, T, t_x/T) grid (14 x-bins exact to 9, 20 T bins
@@ -124,7 +150,7 @@ func RunCLV(ctx context.Context, s Summer, p Privacy, opt CLVOptions) (*CLVFit, 
 	if res.Users < 1 || res.GGUsers < 1 {
 		return nil, fmt.Errorf("clv: %v customers, %v with repeat value: %w", res.Users, res.GGUsers, ErrNoData)
 	}
-	evalCodec := exactCodec(30, 1<<32, 1<<32, 1<<32, 1<<32, 1<<32)
+	evalCodec := exactCodec(evalFrac, evalBound, evalBound, evalBound, evalBound, evalBound)
 	evals := 0
 	bgObj := func(pr [4]float64) (float64, [4]float64, error) {
 		var g [4]float64
@@ -134,7 +160,7 @@ func RunCLV(ctx context.Context, s Summer, p Privacy, opt CLVOptions) (*CLVFit, 
 		if !checkFinite(pr[:]...) {
 			return math.Inf(-1), g, nil
 		}
-		v, err := sum(ctx, s, Query{Statistic: statBGNBD, Params: encodeParams(bgParams{P: pr, Codec: evalCodec}), Length: evalCodec.Width(), Lo: -evalCodec.UserBound(), Hi: evalCodec.UserBound()})
+		v, err := sum(ctx, s, Query{Statistic: statBGNBD, Params: encodeParams(bgParams{P: pr, Grad: gradLog, Codec: evalCodec}), Length: evalCodec.Width(), Lo: -evalCodec.UserBound(), Hi: evalCodec.UserBound()})
 		if err != nil {
 			return 0, g, err
 		}
@@ -143,21 +169,26 @@ func RunCLV(ctx context.Context, s Summer, p Privacy, opt CLVOptions) (*CLVFit, 
 		if clamped > 0 {
 			return math.Inf(-1), g, nil
 		}
-		copy(g[:], t[1:])
+		for k := range g {
+			g[k] = t[1+k] / pr[k]
+		}
 		return t[0], g, nil
 	}
 	bg, err := clv.FitBGNBDObjective(res.Users, clv.BGNBDStart(t[0], t[1]), bgObj)
-	if err != nil {
+	if !canPolish(err, bg.R, bg.Alpha, bg.A, bg.B) {
 		return nil, fmt.Errorf("clv bg/nbd after %d evaluations: %w", evals, errors.Join(ErrFit, err))
 	}
-	p4, ll4, _ := polish(func(p []float64) (float64, []float64, bool) {
+	p4, ll4, norm, _ := polish(func(p []float64) (float64, []float64, bool) {
 		ll, g, err := bgObj([4]float64(p))
 		return ll, g[:], err == nil && !math.IsInf(ll, 0)
-	}, []float64{bg.R, bg.Alpha, bg.A, bg.B}, bg.LogLik, res.Users, 3)
+	}, []float64{bg.R, bg.Alpha, bg.A, bg.B}, bg.LogLik, res.Users, polishSteps(err))
+	if err != nil && !(norm < polishAcceptTol*res.Users) {
+		return nil, fmt.Errorf("clv bg/nbd after %d evaluations, gradient %.3g per customer after polishing: %w", evals, norm/res.Users, errors.Join(ErrFit, err))
+	}
 	bg.R, bg.Alpha, bg.A, bg.B, bg.LogLik = p4[0], p4[1], p4[2], p4[3], ll4
 	bg.N = int(res.Users)
 	res.BGNBD = bg
-	ggCodec := exactCodec(30, 1<<32, 1<<32, 1<<32, 1<<32)
+	ggCodec := exactCodec(evalFrac, evalBound, evalBound, evalBound, evalBound)
 	evals = 0
 	ggObj := func(pr [3]float64) (float64, [3]float64, error) {
 		var g [3]float64
@@ -167,7 +198,7 @@ func RunCLV(ctx context.Context, s Summer, p Privacy, opt CLVOptions) (*CLVFit, 
 		if !checkFinite(pr[:]...) {
 			return math.Inf(-1), g, nil
 		}
-		v, err := sum(ctx, s, Query{Statistic: statGG, Params: encodeParams(ggParams{P: pr, Codec: ggCodec}), Length: ggCodec.Width(), Lo: -ggCodec.UserBound(), Hi: ggCodec.UserBound()})
+		v, err := sum(ctx, s, Query{Statistic: statGG, Params: encodeParams(ggParams{P: pr, Grad: gradLog, Codec: ggCodec}), Length: ggCodec.Width(), Lo: -ggCodec.UserBound(), Hi: ggCodec.UserBound()})
 		if err != nil {
 			return 0, g, err
 		}
@@ -176,17 +207,22 @@ func RunCLV(ctx context.Context, s Summer, p Privacy, opt CLVOptions) (*CLVFit, 
 		if clamped > 0 {
 			return math.Inf(-1), g, nil
 		}
-		copy(g[:], t[1:])
+		for k := range g {
+			g[k] = t[1+k] / pr[k]
+		}
 		return t[0], g, nil
 	}
 	gg, err := clv.FitGammaGammaObjective(res.GGUsers, clv.GammaGammaStart(t[3]/t[4]), ggObj)
-	if err != nil {
+	if !canPolish(err, gg.P, gg.Q, gg.Gamma) {
 		return nil, fmt.Errorf("clv gamma-gamma after %d evaluations: %w", evals, errors.Join(ErrFit, err))
 	}
-	p3, ll3, _ := polish(func(p []float64) (float64, []float64, bool) {
+	p3, ll3, norm, _ := polish(func(p []float64) (float64, []float64, bool) {
 		ll, g, err := ggObj([3]float64(p))
 		return ll, g[:], err == nil && !math.IsInf(ll, 0)
-	}, []float64{gg.P, gg.Q, gg.Gamma}, gg.LogLik, res.GGUsers, 3)
+	}, []float64{gg.P, gg.Q, gg.Gamma}, gg.LogLik, res.GGUsers, polishSteps(err))
+	if err != nil && !(norm < polishAcceptTol*res.GGUsers) {
+		return nil, fmt.Errorf("clv gamma-gamma after %d evaluations, gradient %.3g per customer after polishing: %w", evals, norm/res.GGUsers, errors.Join(ErrFit, err))
+	}
 	gg.P, gg.Q, gg.Gamma, gg.LogLik = p3[0], p3[1], p3[2], ll3
 	gg.N = int(res.GGUsers)
 	res.GammaGamma = gg
@@ -238,8 +274,8 @@ func localBGNBD(params []byte, d *segmodel.SiteData) ([]int64, error) {
 		return nil, err
 	}
 	c := p.Codec
-	if err := c.validate(); err != nil || len(c.Bounds) != 5 || !positive(p.P[:]...) {
-		return nil, fmt.Errorf("clv.bgnbd params %v: %v: %w", p.P, err, ErrParams)
+	if err := c.validate(); err != nil || len(c.Bounds) != 5 || !positive(p.P[:]...) || p.Grad != gradLog {
+		return nil, fmt.Errorf("clv.bgnbd params %v, grad %q: %v: %w", p.P, p.Grad, err, ErrParams)
 	}
 	out := make([]int64, c.Width())
 	cols := d.Columns()
@@ -250,7 +286,7 @@ func localBGNBD(params []byte, d *segmodel.SiteData) ([]int64, error) {
 		ll, g := clv.BGNBDCustomerLogLik(p.P, cols.CLV[i])
 		c.add(out, 0, ll)
 		for k := range 4 {
-			c.add(out, 1+k, g[k])
+			c.add(out, 1+k, g[k]*p.P[k])
 		}
 	}
 	return out, nil
@@ -262,8 +298,8 @@ func localGG(params []byte, d *segmodel.SiteData) ([]int64, error) {
 		return nil, err
 	}
 	c := p.Codec
-	if err := c.validate(); err != nil || len(c.Bounds) != 4 || !positive(p.P[:]...) {
-		return nil, fmt.Errorf("clv.gg params %v: %v: %w", p.P, err, ErrParams)
+	if err := c.validate(); err != nil || len(c.Bounds) != 4 || !positive(p.P[:]...) || p.Grad != gradLog {
+		return nil, fmt.Errorf("clv.gg params %v, grad %q: %v: %w", p.P, p.Grad, err, ErrParams)
 	}
 	out := make([]int64, c.Width())
 	cols := d.Columns()
@@ -276,7 +312,7 @@ func localGG(params []byte, d *segmodel.SiteData) ([]int64, error) {
 		ll, g := clv.GammaGammaLogLik(p.P, x[:], m[:])
 		c.add(out, 0, ll)
 		for k := range 3 {
-			c.add(out, 1+k, g[k])
+			c.add(out, 1+k, g[k]*p.P[k])
 		}
 	}
 	return out, nil

@@ -28,6 +28,13 @@ type Options struct {
 	// ClipFactor sets the per-user clamps of sums with DP on: ClipFactor ×
 	// the released median of R, F and M (Thresholds.Clips). Defaults to 200.
 	ClipFactor float64
+	// ChannelClipFactor sets the per-user clamp of the segment × channel
+	// revenue and CLV sums with DP on: ChannelClipFactor × the released
+	// median of M. Their noise grows with the clamp (σ_revenue ≈ σ_count ×
+	// clamp per cell), so it is tighter than ClipFactor: the few users
+	// spending more than 20× the median count at 20× the median. Defaults
+	// to 20.
+	ChannelClipFactor float64
 	// Channels, if set, runs the segment × channel job under the model.
 	Channels []string
 	// AsOf are the per-site notes stored in the model.
@@ -70,6 +77,9 @@ func Run(ctx context.Context, s Summer, opt Options) (*Result, error) {
 	}
 	if opt.ClipFactor == 0 {
 		opt.ClipFactor = 200
+	}
+	if opt.ChannelClipFactor == 0 {
+		opt.ChannelClipFactor = 20
 	}
 	if opt.CLV.TimeUnitDays == 0 {
 		opt.CLV.TimeUnitDays = 7
@@ -118,7 +128,7 @@ func Run(ctx context.Context, s Summer, opt Options) (*Result, error) {
 	}
 	res.Model = m
 	if len(opt.Channels) > 0 {
-		_, _, clip := t.Clips(opt.ClipFactor)
+		_, _, clip := t.Clips(opt.ChannelClipFactor)
 		if res.Channels, err = RunChannels(ctx, s, p.Fraction(opt.Split.Channels), m, opt.Channels, clip); err != nil {
 			return nil, err
 		}

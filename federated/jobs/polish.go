@@ -1,6 +1,35 @@
 package jobs
 
-import "math"
+import (
+	"errors"
+	"math"
+
+	"github.com/strata-fed/strata/node/analytics/clv"
+)
+
+// polishAcceptTol bounds ‖∇_θ LL‖∞ per customer after polishing for an
+// exact fit whose BFGS stalled (clv.ErrNotConverged): the fixed-point
+// log-likelihood's rounding (≤ 2^−37 per customer) can stop BFGS's line
+// search short of clv's 1e-9 where the likelihood is nearly flat (small
+// data whose maximum lies far out); polish, which needs only gradients,
+// goes on from there. The bound is clv's own for a stalled line search.
+const polishAcceptTol = 1e-6
+
+// canPolish reports whether a fit that returned err goes on to polishing:
+// it converged, or BFGS stopped (clv.ErrNotConverged) at a finite, positive
+// point. Failed evaluations (rounds, the evaluation cap) end the job.
+func canPolish(err error, params ...float64) bool {
+	return err == nil || errors.Is(err, clv.ErrNotConverged) && !errors.Is(err, clv.ErrObjective) && positive(params...)
+}
+
+// polishSteps is the number of Newton steps to polish a fit that returned
+// err: three after convergence, more after a stall.
+func polishSteps(err error) int {
+	if err == nil {
+		return 3
+	}
+	return 8
+}
 
 // polish refines a maximum-likelihood point with Newton steps on θ =
 // log(params), the Hessian from central differences of the (aggregated)
@@ -10,8 +39,9 @@ import "math"
 // needs only gradients. Each step costs 2·dim+1 evaluations (rounds). A
 // step is kept only if it lowers ‖∇_θ‖∞; polishing stops after maxSteps,
 // when the gradient is below 1e-12·n, or on a failed evaluation. It returns
-// the best point, its log-likelihood and the evaluations used.
-func polish(eval func(p []float64) (float64, []float64, bool), start []float64, ll0 float64, n float64, maxSteps int) ([]float64, float64, int) {
+// the best point, its log-likelihood, its ‖∇_θ LL‖∞ (+Inf if the start
+// could not be evaluated) and the evaluations used.
+func polish(eval func(p []float64) (float64, []float64, bool), start []float64, ll0 float64, n float64, maxSteps int) ([]float64, float64, float64, int) {
 	dim := len(start)
 	theta := make([]float64, dim)
 	for i, v := range start {
@@ -36,7 +66,7 @@ func polish(eval func(p []float64) (float64, []float64, bool), start []float64, 
 	}
 	ll, g, ok := gradTheta(theta)
 	if !ok {
-		return start, ll0, evals
+		return start, ll0, math.Inf(1), evals
 	}
 	best, bestLL, bestNorm := append([]float64(nil), theta...), ll, infNorm(g)
 	const h = 1e-5
@@ -55,7 +85,7 @@ func polish(eval func(p []float64) (float64, []float64, bool), start []float64, 
 			_, ga, ok1 := gradTheta(a)
 			_, gb, ok2 := gradTheta(b)
 			if !ok1 || !ok2 {
-				return expAll(best), bestLL, evals
+				return expAll(best), bestLL, bestNorm, evals
 			}
 			for i := range dim {
 				H[i][j] = (ga[i] - gb[i]) / (2 * h)
@@ -83,7 +113,7 @@ func polish(eval func(p []float64) (float64, []float64, bool), start []float64, 
 		}
 		best, bestLL, bestNorm, g = next, nll, infNorm(ng), ng
 	}
-	return expAll(best), bestLL, evals
+	return expAll(best), bestLL, bestNorm, evals
 }
 
 func expAll(th []float64) []float64 {

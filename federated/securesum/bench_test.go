@@ -20,8 +20,9 @@ import (
 //	         cores, so this is an upper bound of the critical path of a
 //	         real deployment (parties in parallel on their own machines).
 //	cpu-ms   process CPU time (user + system) of the round, all parties.
-//	MB-sent  blob bytes sent between sites (ciphertexts, aggregate to the
-//	         decryptors, decryption shares; not the leader's local copies).
+//	MB-sent  blob bytes sent between sites (ciphertexts, the aggregate's
+//	         mask to the decryptors, decryption shares; not the leader's
+//	         local copies).
 //
 // Compare cpu-ms and MB-sent with federated/he's BenchmarkSecureSum
 // ("strata" and "lattigo" variants). 2^20 values run only with

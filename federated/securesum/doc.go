@@ -27,14 +27,15 @@
 //     ciphertexts before they reach it; see below).
 //   - Private Shamir shares travel pairwise over mutually authenticated QUIC,
 //     never through the log. The log carries the set-up (participants, t,
-//     parameters, seed), hashes of ciphertexts, of the aggregate and of the
-//     public key, the released (noised) values and the noise parameters.
+//     parameters, seed), hashes of ciphertexts, of the aggregate's mask and
+//     of the public key, the released (noised) values and the noise
+//     parameters.
 //   - No decryption share exists for a round the ledger has not paid for:
 //     StartRound charges the ledger at commit (a refusal means the round
 //     never exists), and every decryptor independently checks
 //     fsm.ShareAllowed (the round is decrypting, it is one of the t fixed
 //     decryptors, the committed ledger covers the round) and that the
-//     aggregate it is given hashes to the logged AggregateHash, in
+//     aggregate's mask it is given hashes to the logged AggregateHash, in
 //     Node.DecryptionShare, the only place a share is made. It refuses
 //     (ErrRefused) whoever asks; a node sent an aggregate for an unknown or
 //     finished round, or for a decrypting round it may not decrypt, answers
@@ -83,15 +84,19 @@
 // sensitivities), adds its noise share, encrypts under the collective key
 // and sends the ciphertext to the leader ("round.ciphertext"). A site that
 // refuses sends nothing; the round completes without it if t others
-// contribute. When every live participant has contributed (or
-// CollectTimeout passed with at least the round's minimum, t by default),
-// the leader sums, chooses the t decryptors deterministically (live
-// contributors first, ranked by sha256(round id, site), listed in key
-// order), proposes CloseRound{decryptors, sha256(aggregate)} and sends the
-// aggregate to them ("round.aggregate"). Each decryptor checks as above and
-// returns its share ("round.share"); the leader combines and proposes
-// FinishRound{released values (little-endian int64, in the log when ≤ 256
-// KiB, else only their hash), noise parameters}.
+// contribute. The leader adds each ciphertext to the aggregate as it
+// arrives (and takes it out again should the log reject it). When every
+// live participant has contributed (or CollectTimeout passed with at least
+// the round's minimum, t by default), the leader chooses the t decryptors
+// (itself first, whose share needs no transfer, then live contributors,
+// ranked by sha256(round id, site), listed in key order), proposes
+// CloseRound{decryptors, sha256(mask)} and sends them the aggregate's mask
+// ("round.aggregate"): its c1 parts (he.Mask), all a decryption share
+// depends on, half the aggregate's size; the leader keeps the rest to
+// combine. Each decryptor checks as above and returns its share
+// ("round.share"); the leader combines and proposes FinishRound{released
+// values (little-endian int64, in the log when ≤ 256 KiB, else only their
+// hash), noise parameters}.
 //
 // Liveness and outcomes: the leader proposes a Tick every TickInterval (the
 // FSM fails rounds past their deadline) and pings every joined site every
@@ -182,5 +187,8 @@
 // daemon exposes them through its admin API (node/admin: POST /v1/keys,
 // PUT /v1/stats/{name} (with its "dataset"), POST /v1/rounds, GET /v1/rounds/{id},
 // POST /v1/budgets) and the CLI (strata keys init, strata budget set,
-// strata sum).
+// strata sum). Timeline returns a node's timed steps of a recent round
+// (encrypt, adds, aggregate, shares, combine with their thread CPU; sends,
+// receives and commits with their wall time), from which a round's
+// critical path can be read (node/fedtest2's benchmark does).
 package securesum

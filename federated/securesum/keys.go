@@ -3,6 +3,7 @@ package securesum
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -124,7 +125,7 @@ func (n *Node) stepParty(f *fsm.FSM, ks fsm.KeySetup) error {
 		n.parties[e] = ps
 		n.mu.Unlock()
 		pending := func() bool { k, ok := f.KeySetup(e); return ok && k.Status == fsm.KeyPending }
-		n.sendLeader(kindPKShare, e, pkShare, pending)
+		n.sendLeader(kindPKShare, e, pkShare, sha256.Sum256(pkShare), pending)
 		for site, b := range shares {
 			if site != n.self {
 				n.sendAsync(site, kindThresholdShare, e, b, pending)
@@ -161,7 +162,7 @@ func (n *Node) stepParty(f *fsm.FSM, ks fsm.KeySetup) error {
 	n.mu.Lock()
 	n.keys[e] = &epochKeys{setup: ps.setup, share: share}
 	n.mu.Unlock()
-	n.sendLeader(kindReady, e, []byte{}, func() bool {
+	n.sendLeader(kindReady, e, []byte{}, sha256.Sum256(nil), func() bool {
 		k, ok := f.KeySetup(e)
 		return ok && k.Status == fsm.KeyPending
 	})

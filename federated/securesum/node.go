@@ -27,7 +27,7 @@ const (
 	kindReady          = "key.ready"           // participant → leader
 	kindPublicKey      = "key.public-key"      // leader → participants
 	kindCiphertext     = "round.ciphertext"    // participant → leader
-	kindAggregate      = "round.aggregate"     // leader → decryptors
+	kindAggregate      = "round.aggregate"     // leader → decryptors: the aggregate's he.Mask
 	kindShare          = "round.share"         // decryptor → leader
 	kindPing           = "ping"                // leader → sites (liveness)
 	kindAck            = "ack"                 // reply to every accepted blob
@@ -145,10 +145,14 @@ type Node struct {
 	led     map[string]*leadRound   // leader: rounds it runs
 	started map[string]bool         // participant: contribution started
 	shared  map[string]bool         // decryptor: share sent
+	specs   map[string]roundSpec    // parsed kinds of unfinished rounds
 	results map[string]roundResult  // leader: results of its rounds
 	down    map[string]int          // leader: consecutive ping failures
 	runCtx  context.Context
 	wg      sync.WaitGroup
+
+	tlMu      sync.Mutex
+	timelines map[string][]Step // round id → this node's steps (timeline.go)
 }
 
 // epochKeys is this site's material for an active (or completing) epoch.
@@ -174,6 +178,7 @@ func New(cfg Config) (*Node, error) {
 		led:     map[string]*leadRound{},
 		started: map[string]bool{},
 		shared:  map[string]bool{},
+		specs:   map[string]roundSpec{},
 		results: map[string]roundResult{},
 		down:    map[string]int{},
 	}, nil
@@ -309,6 +314,7 @@ func (n *Node) send(ctx context.Context, site, kind string, id uint64, body []by
 		_ = conn.SetDeadline(dl)
 	}
 	h := wire.BlobHeader{RoundID: id, Kind: kind, SHA256: sum, Length: uint64(len(body))}
+	start := time.Now()
 	if err := wire.WriteBlob(conn, &h, bytesReader(body)); err != nil {
 		return fmt.Errorf("send %s to %s: %w", kind, site, err)
 	}
@@ -320,7 +326,16 @@ func (n *Node) send(ctx context.Context, site, kind string, id uint64, body []by
 		return fmt.Errorf("send %s to %s: bad acknowledgement", kind, site)
 	}
 	n.bytesSent.Add(int64(len(body)))
+	if roundKind(kind) {
+		n.record(strconv.FormatUint(id, 10), Step{Name: StepSend, Detail: kind, Peer: site, Start: start, Wall: time.Since(start), Bytes: int64(len(body))})
+	}
 	return nil
+}
+
+// roundKind reports whether blobs of kind belong to a round (RoundID is
+// the round's id), as opposed to a key set-up or a ping.
+func roundKind(kind string) bool {
+	return kind == kindCiphertext || kind == kindAggregate || kind == kindShare
 }
 
 // sendAsync sends in the background, retrying every 300ms while want()
@@ -394,7 +409,11 @@ func (n *Node) receive(conn io.ReadWriter, peer string) {
 		return
 	}
 	b := make([]byte, h.Length)
-	if _, err := io.ReadFull(body, b); err != nil { // verifies the SHA-256 at the end
+	step, err := measure(Step{Name: StepReceive, Detail: h.Kind, Peer: peer, Bytes: int64(h.Length)}, func() error {
+		_, err := io.ReadFull(body, b) // verifies the SHA-256 at the end
+		return err
+	})
+	if err != nil {
 		n.log.Warn("blob body", "peer", peer, "kind", h.Kind, "error", err)
 		_ = wire.WriteFrame(conn, &wire.Error{Code: wire.CodeBadRequest, Text: err.Error()})
 		return
@@ -407,6 +426,11 @@ func (n *Node) receive(conn io.ReadWriter, peer string) {
 		}
 		_ = wire.WriteFrame(conn, &wire.Error{Code: code, Text: err.Error()})
 		return
+	}
+	if id := strconv.FormatUint(h.RoundID, 10); roundKind(h.Kind) {
+		if _, ok := n.cfg.Log.FSM().Round(id); ok {
+			n.record(id, step)
+		}
 	}
 	_ = wire.WriteFrame(conn, &wire.BlobHeader{RoundID: h.RoundID, Kind: kindAck, SHA256: h.SHA256})
 }
@@ -466,6 +490,11 @@ func (n *Node) gc(f *fsm.FSM) {
 	for id := range n.shared {
 		if terminal(id) {
 			delete(n.shared, id)
+		}
+	}
+	for id := range n.specs {
+		if _, ok := f.Round(id); !ok || terminal(id) {
+			delete(n.specs, id)
 		}
 	}
 	var big []uint64

@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/strata-fed/strata/dp/noise"
@@ -40,7 +41,7 @@ func (n *Node) stepRounds(ctx context.Context, f *fsm.FSM) {
 		if !ok {
 			continue
 		}
-		spec, err := parseKind(r.Kind)
+		spec, err := n.specOf(r)
 		if err != nil {
 			continue
 		}
@@ -63,17 +64,25 @@ func (n *Node) stepRounds(ctx context.Context, f *fsm.FSM) {
 			}
 			n.mu.Lock()
 			done := n.shared[r.ID]
-			var agg []byte
+			var mask *blob
 			for _, b := range n.inbox[msgKey{num, kindAggregate}] {
 				if hexSum(b.sum) == r.AggregateHash {
-					agg = b.body
+					mask = &b
 				}
 			}
 			n.mu.Unlock()
-			if done || agg == nil {
+			if done || mask == nil {
 				continue
 			}
-			share, err := n.decryptionShare(r.ID, agg, r.AggregateHash)
+			var share []byte
+			var sum [32]byte
+			err := n.timed(r.ID, Step{Name: StepShare}, func() error {
+				var err error
+				if share, err = n.decryptionShare(r.ID, mask.body, &mask.sum); err == nil {
+					sum = sha256.Sum256(share)
+				}
+				return err
+			})
 			if err != nil {
 				n.log.Warn("decryption share", "round", r.ID, "error", err)
 				if errors.Is(err, ErrRefused) {
@@ -87,12 +96,31 @@ func (n *Node) stepRounds(ctx context.Context, f *fsm.FSM) {
 			n.shared[r.ID] = true
 			n.mu.Unlock()
 			id := r.ID
-			n.sendLeader(kindShare, num, share, func() bool {
+			n.sendLeader(kindShare, num, share, sum, func() bool {
 				r, _ := f.Round(id)
 				return r.State == fsm.RoundDecrypting
 			})
 		}
 	}
+}
+
+// specOf returns the parsed spec of an unfinished round (cached: stepRounds
+// runs after every applied log entry).
+func (n *Node) specOf(r fsm.Round) (roundSpec, error) {
+	n.mu.Lock()
+	s, ok := n.specs[r.ID]
+	n.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := parseKind(r.Kind)
+	if err != nil {
+		return s, err
+	}
+	n.mu.Lock()
+	n.specs[r.ID] = s
+	n.mu.Unlock()
+	return s, nil
 }
 
 // contribute clamps, noises, encrypts and sends this site's vector, after
@@ -124,37 +152,38 @@ func (n *Node) contribute(ctx context.Context, r fsm.Round, num uint64, spec rou
 	if err != nil || keys == nil {
 		return fmt.Errorf("round %s: %w", r.ID, ErrNoKey)
 	}
-	values, err := n.cfg.Stats.Statistic(ctx, spec.Statistic, spec.Params)
-	if err != nil {
-		return err
-	}
-	if len(values) != spec.N {
-		return fmt.Errorf("statistic %s has %d values, the round wants %d: %w", spec.Statistic, len(values), spec.N, ErrBadSpec)
-	}
-	// Contribution bounding first, then this site's share of the noise.
-	spec.clamp(values)
-	if spec.Mech == mechSkellam {
-		s, err := noise.NewShare(noise.ShareParams{N: len(r.Participants), T: r.Threshold, Variance: spec.Mu})
+	var b []byte
+	var sum [32]byte // he.Digest(b), the blob's SHA-256
+	err = n.timed(r.ID, Step{Name: StepEncrypt}, func() error {
+		values, err := n.cfg.Stats.Statistic(ctx, spec.Statistic, spec.Params)
 		if err != nil {
 			return err
 		}
-		s.AddTo(values)
-	}
-	enc, err := he.NewEncryptor(keys.pk)
-	if err != nil {
+		if len(values) != spec.N {
+			return fmt.Errorf("statistic %s has %d values, the round wants %d: %w", spec.Statistic, len(values), spec.N, ErrBadSpec)
+		}
+		// Contribution bounding first, then this site's share of the noise.
+		spec.clamp(values)
+		if spec.Mech == mechSkellam {
+			s, err := noise.NewShare(noise.ShareParams{N: len(r.Participants), T: r.Threshold, Variance: spec.Mu})
+			if err != nil {
+				return err
+			}
+			s.AddTo(values)
+		}
+		enc, err := he.NewEncryptor(keys.pk)
+		if err != nil {
+			return err
+		}
+		b, sum, err = enc.EncryptMarshal(values)
 		return err
-	}
-	ct, err := enc.Encrypt(values)
-	if err != nil {
-		return err
-	}
-	b, err := ct.MarshalBinary()
+	})
 	if err != nil {
 		return err
 	}
 	f := n.cfg.Log.FSM()
 	id := r.ID
-	if err := n.sendLeaderSync(ctx, kindCiphertext, num, b, func() bool {
+	if err := n.sendLeaderSync(ctx, kindCiphertext, num, b, sum, func() bool {
 		r, _ := f.Round(id)
 		return (r.State == fsm.RoundOpen || r.State == fsm.RoundCollecting) && !r.Contributed(n.self)
 	}); err != nil {
@@ -164,10 +193,9 @@ func (n *Node) contribute(ctx context.Context, r fsm.Round, num uint64, spec rou
 	return nil
 }
 
-// sendLeaderSync sends to whoever leads at each attempt, retrying while
-// want() holds.
-func (n *Node) sendLeaderSync(ctx context.Context, kind string, id uint64, body []byte, want func() bool) error {
-	sum := sha256.Sum256(body)
+// sendLeaderSync sends body (whose SHA-256 is sum) to whoever leads at
+// each attempt, retrying while want() holds.
+func (n *Node) sendLeaderSync(ctx context.Context, kind string, id uint64, body []byte, sum [32]byte, want func() bool) error {
 	for {
 		if !want() {
 			return fmt.Errorf("%s for %d: no longer wanted", kind, id)
@@ -189,30 +217,31 @@ func (n *Node) sendLeaderSync(ctx context.Context, kind string, id uint64, body 
 }
 
 // sendLeader is sendLeaderSync in the background.
-func (n *Node) sendLeader(kind string, id uint64, body []byte, want func() bool) {
+func (n *Node) sendLeader(kind string, id uint64, body []byte, sum [32]byte, want func() bool) {
 	n.mu.Lock()
 	ctx := n.runCtx
 	n.mu.Unlock()
 	if ctx == nil {
 		return
 	}
-	n.goFunc(func() { _ = n.sendLeaderSync(ctx, kind, id, body, want) })
+	n.goFunc(func() { _ = n.sendLeaderSync(ctx, kind, id, body, sum, want) })
 }
 
 // DecryptionShare is the only place a decryption share is made. It returns
-// this site's share of aggregate for round roundID, after checking,
-// independently of whoever asks, that the committed log allows it
+// this site's share of the round's aggregate, given its mask (the encoded
+// he.Mask: the aggregate's c1 parts, all a share depends on), after
+// checking, independently of whoever asks, that the committed log allows it
 // (fsm.ShareAllowed: the round is decrypting, this site is one of its fixed
-// decryptors, and the ledger covers the round) and that aggregate is exactly
-// the one whose hash the log fixed. Otherwise it returns an error wrapping
-// ErrRefused and produces nothing.
-func (n *Node) DecryptionShare(roundID string, aggregate []byte) ([]byte, error) {
-	return n.decryptionShare(roundID, aggregate, "")
+// decryptors, and the ledger covers the round) and that mask is exactly the
+// one whose hash the log fixed (AggregateHash). Otherwise it returns an
+// error wrapping ErrRefused and produces nothing.
+func (n *Node) DecryptionShare(roundID string, mask []byte) ([]byte, error) {
+	return n.decryptionShare(roundID, mask, nil)
 }
 
-// decryptionShare is DecryptionShare for an aggregate whose hex SHA-256 is
-// already known (verified on receipt); "" = compute it.
-func (n *Node) decryptionShare(roundID string, aggregate []byte, aggHash string) ([]byte, error) {
+// decryptionShare is DecryptionShare for a mask whose SHA-256 may already
+// be known (verified on receipt); nil = compute it.
+func (n *Node) decryptionShare(roundID string, mask []byte, sum *[32]byte) ([]byte, error) {
 	f := n.cfg.Log.FSM()
 	if err := f.ShareAllowed(roundID, n.self); err != nil {
 		n.sharesRefused.Add(1)
@@ -227,10 +256,11 @@ func (n *Node) decryptionShare(roundID string, aggregate []byte, aggHash string)
 		n.sharesRefused.Add(1)
 		return nil, fmt.Errorf("round %s: %w: %w", roundID, ErrRefused, err)
 	}
-	if aggHash == "" {
-		aggHash = hashHex(aggregate)
+	if sum == nil {
+		s := sha256.Sum256(mask)
+		sum = &s
 	}
-	if aggHash != r.AggregateHash {
+	if hexSum(*sum) != r.AggregateHash {
 		n.sharesRefused.Add(1)
 		return nil, fmt.Errorf("round %s: aggregate is not the one fixed in the log: %w", roundID, ErrRefused)
 	}
@@ -238,11 +268,11 @@ func (n *Node) decryptionShare(roundID string, aggregate []byte, aggHash string)
 	if keys == nil {
 		return nil, fmt.Errorf("round %s, epoch %d: %w", roundID, r.KeyEpoch, ErrNoKey)
 	}
-	agg, err := he.UnmarshalCiphertext(keys.setup, aggregate)
+	m, err := he.UnmarshalMaskHashed(keys.setup, mask, *sum)
 	if err != nil {
-		return nil, fmt.Errorf("round %s: aggregate: %w", roundID, err)
+		return nil, fmt.Errorf("round %s: aggregate mask: %w", roundID, err)
 	}
-	ds, err := keys.share.DecryptionShare(agg, r.Decryptors)
+	ds, err := keys.share.DecryptionShareMask(m, r.Decryptors)
 	if err != nil {
 		return nil, fmt.Errorf("round %s: %w", roundID, err)
 	}
@@ -259,16 +289,17 @@ func (n *Node) decryptionShare(roundID string, aggregate []byte, aggHash string)
 // leadRound is the leader's state of a round it runs. Only the step
 // goroutine touches it after creation.
 type leadRound struct {
-	num      uint64
-	spec     roundSpec
-	setup    *he.Setup
-	began    time.Time
-	seen     map[string]bool
-	cts      map[string]*he.Ciphertext
+	num   uint64
+	spec  roundSpec
+	setup *he.Setup
+	began time.Time
+	seen  map[string]bool
+	// acc sums the contributions as they arrive; added names the sites
+	// whose contribution it holds (and the log accepted).
+	acc      *he.Accumulator
+	added    map[string]bool
 	agg      *he.Ciphertext
-	aggBytes []byte
 	shares   map[string]*he.DecryptionShare
-	sent     bool // aggregate pushed
 	finished bool
 }
 
@@ -302,21 +333,56 @@ func (n *Node) leadRounds(ctx context.Context, f *fsm.FSM) {
 	}
 }
 
+// collect adds each contribution to the aggregate as it arrives (validated
+// and summed in one pass over its bytes, whose SHA-256 the transport
+// verified on receipt), logs its hash, and takes it out again if the log
+// rejects it. With every live participant in (or CollectTimeout passed with
+// the round's minimum), it fixes the decryptors and the aggregate's mask
+// hash in the log and sends the mask to the decryptors.
 func (n *Node) collect(ctx context.Context, f *fsm.FSM, r fsm.Round, lr *leadRound) {
+	type arrival struct {
+		from string
+		b    blob
+		err  error
+	}
+	var in []arrival
 	for from, b := range n.take(lr.num, kindCiphertext) {
 		if lr.seen[from] || !slices.Contains(r.Participants, from) {
 			continue // a duplicate or foreign ciphertext: its bytes are dropped
 		}
 		lr.seen[from] = true
-		ct, err := he.UnmarshalContribution(lr.setup, lr.spec.N, b.body)
+		if lr.agg != nil {
+			continue // the aggregate is already taken
+		}
+		err := n.timed(r.ID, Step{Name: StepAdd, Peer: from, Bytes: int64(len(b.body))}, func() error {
+			return lr.acc.AddHashed(b.body, b.sum)
+		})
 		if err != nil {
 			n.log.Warn("dropped malformed ciphertext", "round", r.ID, "from", from, "error", err)
 			continue
 		}
-		if err := n.propose(ctx, &fsm.Contribute{Round: r.ID, Site: from, Hash: hexSum(b.sum), Size: int64(len(b.body))}); err != nil {
-			continue // rejected by the log (late, duplicate, replayed...): dropped
+		in = append(in, arrival{from: from, b: b})
+	}
+	// Log the added contributions' hashes, all at once (raft batches
+	// concurrent proposals into one append).
+	var wg sync.WaitGroup
+	for i := range in {
+		a := &in[i]
+		wg.Go(func() {
+			a.err = n.committed(ctx, r.ID, &fsm.Contribute{Round: r.ID, Site: a.from, Hash: hexSum(a.b.sum), Size: int64(len(a.b.body))})
+		})
+	}
+	wg.Wait()
+	for _, a := range in {
+		if a.err == nil {
+			lr.added[a.from] = true
+			continue
 		}
-		lr.cts[from] = ct
+		// Rejected by the log (late, duplicate, replayed...): dropped.
+		if err := lr.acc.Remove(a.b.body, a.b.sum); err != nil {
+			n.propose(ctx, &fsm.FailRound{Round: r.ID, Reason: "aggregate: " + err.Error()})
+			return
+		}
 	}
 	r, _ = f.Round(r.ID)
 	if r.State != fsm.RoundOpen && r.State != fsm.RoundCollecting {
@@ -331,34 +397,45 @@ func (n *Node) collect(ctx context.Context, f *fsm.FSM, r fsm.Round, lr *leadRou
 	if len(r.Contributions) < r.MinContributors || !(allIn || time.Since(lr.began) > n.cfg.CollectTimeout) {
 		return
 	}
-	cts := make([]*he.Ciphertext, 0, len(r.Contributions))
-	for _, c := range r.Contributions { // the log's order: deterministic
-		ct := lr.cts[c.Site]
-		if ct == nil {
+	// The aggregate is exactly the log's contributions (the sum does not
+	// depend on their order).
+	for _, c := range r.Contributions {
+		if !lr.added[c.Site] {
 			n.propose(ctx, &fsm.FailRound{Round: r.ID, Reason: "leader lost the ciphertext of " + c.Site})
 			return
 		}
-		cts = append(cts, ct)
 	}
-	agg, err := he.Sum(cts...)
+	if lr.agg == nil && lr.acc.Count() != len(r.Contributions) {
+		n.propose(ctx, &fsm.FailRound{Round: r.ID, Reason: fmt.Sprintf("aggregate of %d contributions, the log has %d", lr.acc.Count(), len(r.Contributions))})
+		return
+	}
+	var b []byte
+	var sum [32]byte
+	err := n.timed(r.ID, Step{Name: StepAggregate}, func() error {
+		if lr.agg == nil {
+			agg, err := lr.acc.Aggregate()
+			if err != nil {
+				return err
+			}
+			lr.agg = agg
+		}
+		var err error
+		b, err = lr.agg.Mask().MarshalBinary()
+		sum = lr.agg.Mask().Digest()
+		return err
+	})
 	if err != nil {
 		n.propose(ctx, &fsm.FailRound{Round: r.ID, Reason: "aggregate: " + err.Error()})
 		return
 	}
-	b, err := agg.MarshalBinary()
-	if err != nil {
-		return
-	}
-	decryptors := chooseDecryptors(f, r, lr.setup.Participants())
+	decryptors := chooseDecryptors(f, r, lr.setup.Participants(), n.self)
 	if len(decryptors) < r.Threshold {
 		n.propose(ctx, &fsm.FailRound{Round: r.ID, Reason: fmt.Sprintf("too few live decryptors: %d, threshold %d", len(decryptors), r.Threshold)})
 		return
 	}
-	sum := sha256.Sum256(b)
-	if err := n.propose(ctx, &fsm.CloseRound{Round: r.ID, Decryptors: decryptors, AggregateHash: hexSum(sum)}); err != nil {
+	if err := n.committed(ctx, r.ID, &fsm.CloseRound{Round: r.ID, Decryptors: decryptors, AggregateHash: hexSum(sum)}); err != nil {
 		return
 	}
-	lr.agg, lr.aggBytes = agg, b
 	id := r.ID
 	for _, d := range decryptors {
 		n.sendAsyncSum(d, kindAggregate, lr.num, b, sum, func() bool {
@@ -368,11 +445,12 @@ func (n *Node) collect(ctx context.Context, f *fsm.FSM, r fsm.Round, lr *leadRou
 	}
 }
 
-// chooseDecryptors picks the round's t decryptors deterministically from the
-// log: live contributors first (then other live participants), ranked by
-// sha256(round id, site) so the set varies from round to round, and listed in
-// key-participant order (the order Combiner uses).
-func chooseDecryptors(f *fsm.FSM, r fsm.Round, keyOrder []string) []string {
+// chooseDecryptors picks the round's t decryptors: the leader itself if it
+// is a live participant (its share and the aggregate's mask need no
+// transfer), then live contributors, then other live participants, each
+// group ranked by sha256(round id, site) so the set varies from round to
+// round; listed in key-participant order (the order Combiner uses).
+func chooseDecryptors(f *fsm.FSM, r fsm.Round, keyOrder []string, leader string) []string {
 	live := func(site string) bool {
 		s, ok := f.Site(site)
 		return ok && s.Live && s.Status == fsm.StatusJoined
@@ -381,10 +459,12 @@ func chooseDecryptors(f *fsm.FSM, r fsm.Round, keyOrder []string) []string {
 		h := sha256.Sum256([]byte(r.ID + "/" + site))
 		return h[:]
 	}
-	var first, second []string
+	var self, first, second []string
 	for _, p := range r.Participants {
 		switch {
 		case !live(p):
+		case p == leader:
+			self = append(self, p)
 		case r.Contributed(p):
 			first = append(first, p)
 		default:
@@ -394,7 +474,7 @@ func chooseDecryptors(f *fsm.FSM, r fsm.Round, keyOrder []string) []string {
 	byRank := func(a, b string) int { return bytes.Compare(rank(a), rank(b)) }
 	slices.SortFunc(first, byRank)
 	slices.SortFunc(second, byRank)
-	pick := append(first, second...)
+	pick := slices.Concat(self, first, second)
 	if len(pick) > r.Threshold {
 		pick = pick[:r.Threshold]
 	}
@@ -411,7 +491,12 @@ func (n *Node) decrypt(ctx context.Context, r fsm.Round, lr *leadRound) {
 		if !slices.Contains(r.Decryptors, from) || lr.shares[from] != nil {
 			continue
 		}
-		ds, err := he.UnmarshalDecryptionShare(lr.setup, b.body)
+		var ds *he.DecryptionShare
+		err := n.timed(r.ID, Step{Name: StepCombine, Detail: "decode", Peer: from, Bytes: int64(len(b.body))}, func() error {
+			var err error
+			ds, err = he.UnmarshalDecryptionShare(lr.setup, b.body)
+			return err
+		})
 		if err != nil {
 			n.log.Warn("dropped malformed decryption share", "round", r.ID, "from", from, "error", err)
 			continue
@@ -421,14 +506,23 @@ func (n *Node) decrypt(ctx context.Context, r fsm.Round, lr *leadRound) {
 	if len(lr.shares) < len(r.Decryptors) {
 		return
 	}
-	values, err := he.Combine(lr.agg, r.Decryptors, lr.shares)
+	var values []int64
+	var released []byte
+	var resultHash string
+	err := n.timed(r.ID, Step{Name: StepCombine}, func() error {
+		var err error
+		if values, err = he.Combine(lr.agg, r.Decryptors, lr.shares); err == nil {
+			released = encodeValues(values)
+			resultHash = hashHex(released)
+		}
+		return err
+	})
 	lr.finished = true
 	if err != nil {
 		n.propose(ctx, &fsm.FailRound{Round: r.ID, Reason: "decryption failed: " + err.Error()})
 		return
 	}
-	released := encodeValues(values)
-	cmd := &fsm.FinishRound{Round: r.ID, ResultHash: hashHex(released), Noise: noiseParams(lr.spec)}
+	cmd := &fsm.FinishRound{Round: r.ID, ResultHash: resultHash, Noise: noiseParams(lr.spec)}
 	if len(released) <= fsm.MaxReleasedSize {
 		cmd.Released = released
 	} else {
@@ -437,7 +531,7 @@ func (n *Node) decrypt(ctx context.Context, r fsm.Round, lr *leadRound) {
 	n.mu.Lock()
 	n.results[r.ID] = roundResult{values: values}
 	n.mu.Unlock()
-	if err := n.propose(ctx, cmd); err != nil {
+	if err := n.committed(ctx, r.ID, cmd); err != nil {
 		n.propose(ctx, &fsm.FailRound{Round: r.ID, Reason: "finish: " + err.Error()})
 	}
 }

@@ -115,26 +115,36 @@ func (n *Node) SecureSum(ctx context.Context, spec Spec) (Result, error) {
 		return Result{}, fmt.Errorf("round spec is %d bytes encoded, over the log's round-kind limit of %d (shorten params): %w",
 			len(kind), fsm.MaxKindLen, ErrBadSpec)
 	}
+	// The round's deadline is in the log's logical time: bring it up to
+	// date first, unless the leader's regular Tick just did.
 	now := time.Now().UnixMilli()
-	if err := n.cfg.Log.Apply(ctx, &fsm.Tick{Now: now}); err != nil {
-		return Result{}, fmt.Errorf("tick: %w", err)
+	if now-f.Now() > n.cfg.TickInterval.Milliseconds() {
+		if err := n.cfg.Log.Apply(ctx, &fsm.Tick{Now: now}); err != nil {
+			return Result{}, fmt.Errorf("tick: %w", err)
+		}
 	}
 	now = max(now, f.Now())
+	acc, err := he.NewAccumulator(setup, spec.Length)
+	if err != nil {
+		return Result{}, fmt.Errorf("aggregate of %d values: %w", spec.Length, err)
+	}
 	var id string
 	for attempt := 0; ; attempt++ {
 		id = strconv.FormatUint(nextRoundNum(f)+uint64(attempt), 10)
 		num, _ := roundNum(id)
 		lr := &leadRound{num: num, spec: rs, setup: setup, began: time.Now(), seen: map[string]bool{},
-			cts: map[string]*he.Ciphertext{}, shares: map[string]*he.DecryptionShare{}}
+			acc: acc, added: map[string]bool{}, shares: map[string]*he.DecryptionShare{}}
 		n.mu.Lock()
 		n.led[id] = lr
 		n.mu.Unlock()
+		start := time.Now()
 		err = n.cfg.Log.Apply(ctx, &fsm.StartRound{
 			ID: id, Kind: kind, Federation: n.cfg.Federation, Dataset: spec.dataset(), KeyEpoch: ks.Epoch,
 			Participants: participants, Deadline: now + n.cfg.RoundTimeout.Milliseconds(),
 			Cost: fsm.Cost{Epsilon: spec.Epsilon, Delta: spec.Delta},
 		})
 		if err == nil {
+			n.record(id, Step{Name: StepCommit, Detail: string(fsm.TypeStartRound), Start: start, Wall: time.Since(start)})
 			break
 		}
 		n.mu.Lock()

@@ -12,6 +12,9 @@
 //	                             dp_disabled "true" is refused with 400 unless the leader's config
 //	                             sets federation.allow_dp_off)
 //	GET    /metrics              Prometheus metrics
+//
+// Secure-sum endpoints are listed in rounds.go, segment-model, activation
+// and report endpoints in models.go.
 package admin
 
 import (
@@ -113,6 +116,9 @@ func Handler(b Backend, reg *prometheus.Registry, log *slog.Logger) http.Handler
 	})
 	if rb, ok := b.(RoundsBackend); ok {
 		handleRounds(mux, rb, log) // secure-sum endpoints: see rounds.go
+	}
+	if mb, ok := b.(ModelsBackend); ok {
+		handleModels(mux, mb, log) // segment model, activation and report: see models.go
 	}
 	if reg != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

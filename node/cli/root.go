@@ -51,7 +51,9 @@ private aggregation, so no raw row or per-user value ever leaves its owner.`,
 		newCheckConfigCmd(),
 		newAnalyzeCmd(), newCheckSourceCmd(),
 		newSumCmd(), newKeysCmd(), newBudgetCmd(),
+		newSegmentCmd(),
 		newSynthCmd(),
+		newDemoCmd(),
 	)
 	return root
 }

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/strata-fed/strata/node/ingest"
 	"github.com/strata-fed/strata/protocol/pki"
 )
 
@@ -51,6 +52,41 @@ type Config struct {
 	Raft       Raft       `yaml:"raft"`
 	Federation Federation `yaml:"federation"`
 	Log        Log        `yaml:"log"`
+	// Data is this site's own transaction file for the federated
+	// segmentation. nil (no data: section, the default) = the node holds no
+	// data: it takes part in key set-up, rounds of operator-set statistics
+	// and consensus, but contributes nothing to segmentation jobs.
+	Data *Data `yaml:"data"`
+}
+
+// Data names the transaction file the node analyses at start-up (see
+// node/daemon): its users' RFM values feed the federated segmentation jobs,
+// and every committed segment model labels them into OutDir. The file and
+// everything computed from it stay on this node.
+type Data struct {
+	// File is the transaction log. In the standard schema
+	// (user_id,order_id,ts,amount[,channel,inviter_id]; CSV, TSV or JSON
+	// Lines, plain or gzip) it needs no Source. Required unless Source is
+	// set; when both are set, File replaces the source's path.
+	File string `yaml:"file"`
+	// Source is an optional source YAML (node/ingest, as for `strata
+	// analyze --source`) describing a non-standard file: columns, time
+	// format, cancellations, filters. Its analysis.asof hint is used when
+	// AsOf is empty.
+	Source string `yaml:"source"`
+	// Channel names the sales channel this site contributes (its column in
+	// the segment × channel report). Defaults to the site id.
+	Channel string `yaml:"channel"`
+	// AsOf is the as-of date or date-time (ISO-8601; naive times in the
+	// source's time zone, UTC without a source). Recency and tenure are
+	// counted to it. Empty (the default) = the source's analysis.asof,
+	// else the last purchase + 1 day. Sites of one federation should agree
+	// on it.
+	AsOf string `yaml:"as_of"`
+	// Out is where each committed model's labels, audiences and report are
+	// written (one model-v<N> directory per version). Defaults to
+	// <data_dir>/out.
+	Out string `yaml:"out"`
 }
 
 // TLS names the certificate files of the federation's mutual TLS.
@@ -134,6 +170,8 @@ const (
 	DefaultCommitTimeout      = 20 * time.Millisecond
 	DefaultSnapshotThreshold  = 8192
 	DefaultSnapshotInterval   = 30 * time.Second
+	// DefaultDataOut is data.out's default, relative to data_dir.
+	DefaultDataOut = "out"
 	// AdminOff disables the admin API when given as Admin.
 	AdminOff = "off"
 )
@@ -221,13 +259,27 @@ func (c *Config) setDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	if d := c.Data; d != nil {
+		if d.Channel == "" {
+			d.Channel = c.Site
+		}
+	}
 }
 
 func (c *Config) resolvePaths(base string) {
-	for _, p := range []*string{&c.DataDir, &c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.TLS.KeyLogFile} {
+	paths := []*string{&c.DataDir, &c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.TLS.KeyLogFile}
+	if d := c.Data; d != nil {
+		paths = append(paths, &d.File, &d.Source, &d.Out)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
+	}
+	// The output directory defaults to <data_dir>/out, after data_dir is
+	// itself resolved.
+	if d := c.Data; d != nil && d.Out == "" && c.DataDir != "" {
+		d.Out = filepath.Join(c.DataDir, DefaultDataOut)
 	}
 }
 
@@ -304,6 +356,9 @@ func (c *Config) Validate() error {
 	if !c.Federation.Bootstrap && len(c.Federation.Join) == 0 {
 		bad("federation", "set bootstrap: true on the founding node, or join: [addresses] on the others")
 	}
+	if d := c.Data; d != nil {
+		validateData(d, bad)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -318,6 +373,38 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 	}
 	return nil
+}
+
+// validateData checks the data: section (defaults filled in, paths
+// resolved). It checks syntax only: the files are opened when the node
+// starts, and a malformed row stops the node with its file and line.
+func validateData(d *Data, bad func(field, format string, args ...any)) {
+	if d.File == "" && d.Source == "" {
+		bad("data", "give file: (a standard-schema transaction file) or source: (a source YAML naming its file)")
+	}
+	if d.Channel != "" && !validChannel(d.Channel) {
+		bad("data.channel", "%q: want 1..64 bytes of [A-Za-z0-9._-]", d.Channel)
+	}
+	if d.AsOf != "" {
+		if _, err := ingest.ParseTime(nil, d.AsOf); err != nil {
+			bad("data.as_of", "%v", err)
+		}
+	}
+}
+
+// validChannel reports whether s is a channel name: 1..64 bytes of
+// [A-Za-z0-9._-] (it names a column of the public report).
+func validChannel(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // isLoopback reports whether addr's host is a loopback IP or "localhost".

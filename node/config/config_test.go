@@ -80,6 +80,10 @@ func TestLoadBadFiles(t *testing.T) {
 		{"bad_duration.bad.yml", ErrParse, "soon"},
 		{"empty.bad.yml", ErrParse, "empty"},
 		{"remote_admin.bad.yml", ErrInvalid, "admin: \"0.0.0.0:7480\" is not a loopback address"},
+		{"data_nofile.bad.yml", ErrInvalid, "data: give file:"},
+		{"data_asof.bad.yml", ErrInvalid, "data.as_of: \"yesterday\" is not an ISO-8601"},
+		{"data_channel.bad.yml", ErrInvalid, "data.channel: \"brand store\""},
+		{"data_unknown_key.bad.yml", ErrParse, "field path not found"},
 	}
 	seen := map[string]bool{}
 	for _, tc := range cases {
@@ -104,6 +108,47 @@ func TestLoadBadFiles(t *testing.T) {
 	}
 }
 
+func TestDataSection(t *testing.T) {
+	c, err := LoadFile("testdata/data.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := filepath.Abs("testdata")
+	want := Data{
+		File: filepath.Join(dir, "sales/site-a.csv.gz"), Source: filepath.Join(dir, "sales/site-a.source.yaml"),
+		Channel: "brand-store", AsOf: "2025-01-01", Out: "/srv/strata/out",
+	}
+	if c.Data == nil || *c.Data != want {
+		t.Errorf("Data = %+v, want %+v", c.Data, want)
+	}
+	c, err = LoadFile("testdata/data_minimal.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Data{File: filepath.Join(dir, "site-a.csv"), Channel: "site-a", Out: filepath.Join(dir, "data", DefaultDataOut)}
+	if c.Data == nil || *c.Data != want {
+		t.Errorf("defaults: Data = %+v, want %+v (channel = site, out under data_dir)", c.Data, want)
+	}
+	c, err = LoadFile("testdata/minimal.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data != nil {
+		t.Errorf("no data: section gave Data = %+v, want nil", c.Data)
+	}
+}
+
+// TestExampleConfig loads the documented example, so it cannot go stale.
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadFile(filepath.Join("..", "..", "deploy", "local", "node.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data == nil || c.Data.Channel == "" || c.Data.Out == "" {
+		t.Errorf("example data section = %+v, want it documented with defaults filled in", c.Data)
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	_, err := LoadFile(filepath.Join(t.TempDir(), "nope.yml"))
 	if !errors.Is(err, os.ErrNotExist) {
@@ -121,14 +166,22 @@ func TestEveryFieldHasDefaultOrCheck(t *testing.T) {
 		"Raft.CommitTimeout": true, "Raft.SnapshotThreshold": true, "Raft.SnapshotInterval": true,
 		"Federation.Bootstrap": true, "Federation.Sites": true, "Federation.Join": true, "Federation.NonVoter": true,
 		"Federation.AllowDPOff": true, "Log.Level": true, "Log.Format": true,
+		"Data.File": true, "Data.Source": true, "Data.Channel": true, "Data.AsOf": true, "Data.Out": true,
 	}
 	var walk func(prefix string, typ reflect.Type)
 	walk = func(prefix string, typ reflect.Type) {
 		for i := 0; i < typ.NumField(); i++ {
 			f := typ.Field(i)
 			name := prefix + f.Name
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-				walk(name+".", f.Type)
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+				ft = ft.Elem() // optional sections (data:)
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
+				if f.Tag.Get("yaml") == "" {
+					t.Errorf("section %s has no yaml tag", name)
+				}
+				walk(name+".", ft)
 				continue
 			}
 			if !handled[name] {

@@ -47,6 +47,7 @@ type Daemon struct {
 
 	adminLn net.Listener
 	sum     *sumService // secure-sum runner (rounds.go)
+	seg     *segService // site data and model watcher (segmentation.go)
 	// needsJoin is set when this node has no raft state and must be
 	// admitted by the federation's leader.
 	needsJoin bool
@@ -54,20 +55,29 @@ type Daemon struct {
 	// settingsMu serializes SetSetting, which reads the settings and
 	// writes them back with one field changed.
 	settingsMu sync.Mutex
+	// modelMu serializes CommitModel, which reads the latest version and
+	// commits the next.
+	modelMu sync.Mutex
 
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
+
+	opts options // Go-level options given to New
 }
 
 // New starts a node from a validated configuration: it loads certificates,
 // opens the raft log under the data directory, binds the QUIC and admin
-// sockets and starts raft. Call Run to serve, or Close to stop.
-func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+// sockets and starts raft. Call Run to serve, or Close to stop. opts are
+// Go-level hooks (see Option), not settable from the configuration file.
+func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log.With("site", cfg.Site), fsm: fsm.New(), reg: prometheus.NewRegistry()}
+	d := &Daemon{cfg: cfg, log: log.With("site", cfg.Site), fsm: fsm.New(fsm.WithComposition(fsm.ZCDPComposition{})), reg: prometheus.NewRegistry()}
+	for _, o := range opts {
+		o(&d.opts)
+	}
 	if err := d.start(); err != nil {
 		_ = d.Close()
 		return nil, err
@@ -96,11 +106,15 @@ func (d *Daemon) start() error {
 		AdvertiseAddr: cfg.Advertise,
 		Authorize:     d.authorize,
 		Logger:        d.log.With("component", "transport"),
+		SendTap:       d.opts.sendTap,
 	})
 	if err != nil {
 		return fmt.Errorf("transport: %w", err)
 	}
 	if err := d.startRounds(); err != nil {
+		return err
+	}
+	if err := d.startSegmentation(); err != nil {
 		return err
 	}
 	if err := d.startRaft(); err != nil {
@@ -261,6 +275,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	goFunc(d.serveControl)
 	goFunc(d.watchLeadership)
 	goFunc(d.runRounds)
+	goFunc(d.runSegmentation)
 	if d.needsJoin {
 		goFunc(d.joinLoop)
 	}

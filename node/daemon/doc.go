@@ -15,8 +15,9 @@
 //
 // Under the data directory: raft/wal (the raft log and stable store,
 // hashicorp/raft-wal) and raft/snapshots (file snapshots of the federation
-// state machine). Nothing else is needed to restart: a restarted node
-// catches up from its own log and its peers.
+// state machine), and, for a data site, out/ (data.out) with the model
+// outputs. Nothing else is needed to restart: a restarted node catches up
+// from its own log and its peers, and re-analyses its data file.
 //
 // # Membership and who may connect
 //
@@ -31,6 +32,21 @@
 // addresses; a follower answers with the leader's address, and the leader
 // adds the site to raft (as a voter while there are fewer than five voters,
 // as a non-voter otherwise) and records it in the registry.
+//
+// # Site data and segment models
+//
+// With a data: section in its config the node is also a data site of the
+// federated segmentation (segmentation.go): it reads and analyses its
+// transaction file in the background at start-up (progress in the log; a
+// malformed row stops the node with FILE:LINE), then serves the federated
+// jobs' statistics from it (node/fedjobs.Provider) — before that they are
+// refused with ErrDataNotReady. Every model version committed to the log
+// (POST /v1/models, leader only) is applied by every data site to its own
+// users: data.out/model-v<N>/ receives labels.csv, audiences/<segment>.csv,
+// report.json, report.html and activation.json, written atomically and
+// never redone. GET /report and /report.json serve the latest model's
+// report built from the node's own log; GET /v1/activation shows the site's
+// local status. User ids and labels never leave the node.
 //
 // # Bulk data
 //

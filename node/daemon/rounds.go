@@ -105,8 +105,8 @@ func (d *Daemon) raftFSM() raft.FSM { return notifyFSM{FSM: d.fsm, applied: d.ap
 
 // applied runs on raft's FSM goroutine after each entry: it drops the
 // connections of a site the entry removed (on every node, not only the
-// leader: streams opened before the removal would otherwise stay up), and
-// wakes the secure-sum runner.
+// leader: streams opened before the removal would otherwise stay up), wakes
+// the secure-sum runner, and wakes the model watcher on a committed model.
 func (d *Daemon) applied(l *raft.Log, res any) {
 	if r, ok := res.(fsm.ApplyResult); ok && r.Err == nil && r.Type == fsm.TypeRemoveSite {
 		if cmd, err := fsm.Decode(l.Data); err == nil {
@@ -117,6 +117,9 @@ func (d *Daemon) applied(l *raft.Log, res any) {
 	}
 	if d.sum != nil {
 		d.sum.node.Notify()
+	}
+	if r, ok := res.(fsm.ApplyResult); ok && r.Err == nil && r.Type == fsm.TypeCommitModel && d.seg != nil {
+		d.seg.notifyModel()
 	}
 }
 

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,8 +133,10 @@ type Result struct {
 	Orders         int64 // distinct (user, order) pairs
 	RevenueCents   int64
 
-	acc   *Accumulator
-	order []uint32 // user index by output position
+	acc    *Accumulator
+	order  []uint32 // user index by output position
+	asof   int64    // AsOf, Unix seconds
+	calEnd int64    // CalibrationEnd, Unix seconds
 
 	Recency, Frequency, Monetary, Tenure []int64
 	R, F, M                              []uint8
@@ -208,11 +210,12 @@ func Analyze(ctx context.Context, acc *Accumulator, cfg Config) (*Result, error)
 	if !cfg.AsOf.IsZero() {
 		asof = cfg.AsOf.Unix()
 	}
-	res.AsOf = time.Unix(asof, 0).UTC()
-	res.CalibrationEnd = res.AsOf
+	res.asof, res.calEnd = asof, asof
 	if acc.calEnd != noTime {
-		res.CalibrationEnd = time.Unix(acc.calEnd, 0).UTC()
+		res.calEnd = acc.calEnd
 	}
+	res.AsOf = time.Unix(asof, 0).UTC()
+	res.CalibrationEnd = time.Unix(res.calEnd, 0).UTC()
 
 	t0 := time.Now()
 	res.order = acc.sortedUsers()
@@ -244,7 +247,7 @@ func Analyze(ctx context.Context, acc *Accumulator, cfg Config) (*Result, error)
 
 	t0 = time.Now()
 	res.segments()
-	res.lifecycle(asof)
+	res.lifecycle()
 	res.step("segments and lifecycle", t0)
 
 	t0 = time.Now()
@@ -256,7 +259,7 @@ func Analyze(ctx context.Context, acc *Accumulator, cfg Config) (*Result, error)
 		return nil, err
 	}
 
-	res.lifetimeValue(asof)
+	res.lifetimeValue()
 	return res, nil
 }
 
@@ -318,32 +321,43 @@ func (a *Accumulator) sortedUsers() []uint32 {
 		}
 		return order
 	}
-	text := make(map[uint32][]byte, n)
+	// Sort (id text, handle) pairs: the comparator reads the texts in place
+	// (no map lookups), which is most of the time on millions of users.
+	type named struct {
+		id string
+		h  uint32
+	}
+	ns := make([]named, 0, n)
 	allDigits := true
 	for _, h := range a.handles {
-		text[h] = []byte(a.userText(h))
-		if allDigits && !isDigits(text[h]) {
+		id := a.userText(h)
+		ns = append(ns, named{id, h})
+		if allDigits && !isDigits(id) {
 			allDigits = false
 		}
 	}
-	order = append(order, a.handles...)
-	slices.SortFunc(order, func(x, y uint32) int {
-		if allDigits {
-			if c := compareNumeric(text[x], text[y]); c != 0 {
+	if allDigits {
+		slices.SortFunc(ns, func(x, y named) int {
+			if c := compareNumeric(x.id, y.id); c != 0 {
 				return c
 			}
-		}
-		return bytes.Compare(text[x], text[y])
-	})
+			return strings.Compare(x.id, y.id)
+		})
+	} else {
+		slices.SortFunc(ns, func(x, y named) int { return strings.Compare(x.id, y.id) })
+	}
+	for _, p := range ns {
+		order = append(order, p.h)
+	}
 	return order
 }
 
-func isDigits(b []byte) bool {
-	if len(b) == 0 {
+func isDigits(s string) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}
@@ -351,16 +365,16 @@ func isDigits(b []byte) bool {
 }
 
 // compareNumeric compares two digit strings by value.
-func compareNumeric(x, y []byte) int {
-	x = bytes.TrimLeft(x, "0")
-	y = bytes.TrimLeft(y, "0")
+func compareNumeric(x, y string) int {
+	x = strings.TrimLeft(x, "0")
+	y = strings.TrimLeft(y, "0")
 	if len(x) != len(y) {
 		if len(x) < len(y) {
 			return -1
 		}
 		return 1
 	}
-	return bytes.Compare(x, y)
+	return strings.Compare(x, y)
 }
 
 func (r *Result) records() []segment.Record {
@@ -390,22 +404,11 @@ func (r *Result) segments() {
 	}
 }
 
-func (r *Result) lifecycle(asof int64) {
+func (r *Result) lifecycle() {
 	p := r.Config.Lifecycle
 	r.Stage = make([]lifecycle.Stage, len(r.order))
-	for i, u := range r.order {
-		s := r.acc.user(u)
-		// prev is the purchase time before the last one. An order's lines
-		// can carry different timestamps (43 Online Retail invoices do),
-		// so a one-order user can have two times: it has no previous
-		// purchase all the same.
-		prev := int64(-1)
-		if s.prev != noTime && r.Frequency[i] >= 2 {
-			prev = floorDiv(asof-s.prev, 86400)
-		}
-		r.Stage[i] = p.Stage(lifecycle.History{
-			FirstDays: r.Tenure[i], LastDays: r.Recency[i], PrevDays: prev, Orders: r.Frequency[i],
-		})
+	for i := range r.order {
+		r.Stage[i] = p.Stage(r.History(i))
 	}
 }
 
@@ -442,43 +445,22 @@ func (r *Result) cluster(ctx context.Context) error {
 // lifetimeValue fits BG/NBD and Gamma-Gamma on the calibration summaries
 // and predicts per user. Users without a purchase in the calibration
 // window get NaN. A failed fit is recorded in CLVError, not returned.
-func (r *Result) lifetimeValue(asof int64) {
+func (r *Result) lifetimeValue() {
 	n := len(r.order)
-	unit := r.Config.TimeUnit.Seconds()
-	calEnd := asof
-	if r.acc.calEnd != noTime {
-		calEnd = r.acc.calEnd
-	}
 	sums := make([]clv.Summary, n)
 	mbar := make([]float64, n)
 	ok := make([]bool, n)
 	inFit := sampleMask(n, r.Config.FitSample, r.Config.Seed)
 	var fitS []clv.Summary
 	var ggX, ggM []float64
-	for i, u := range r.order {
-		s := r.acc.user(u)
-		if s.first > calEnd {
+	for i := range r.order {
+		sums[i], mbar[i], ok[i] = r.Calibration(i, r.Config.TimeUnit)
+		if !ok[i] || inFit != nil && !inFit[i] {
 			continue
 		}
-		orders, last, cents := int64(s.orders), s.last, s.cents
-		if r.acc.calEnd != noTime {
-			c := r.acc.cal(u)
-			orders, last, cents = int64(c.orders), c.last, c.cents
-		}
-		x := float64(max(orders-1, 0))
-		sm := clv.Summary{X: x, T: float64(calEnd-s.first) / unit}
-		if x > 0 {
-			sm.Tx = float64(last-s.first) / unit
-			mbar[i] = float64(cents-s.firstCents) / 100 / x
-		}
-		sums[i] = sm
-		ok[i] = true
-		if inFit != nil && !inFit[i] {
-			continue
-		}
-		fitS = append(fitS, sm)
-		if x > 0 && mbar[i] > 0 {
-			ggX = append(ggX, x)
+		fitS = append(fitS, sums[i])
+		if sums[i].X > 0 && mbar[i] > 0 {
+			ggX = append(ggX, sums[i].X)
 			ggM = append(ggM, mbar[i])
 		}
 	}

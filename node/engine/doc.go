@@ -27,23 +27,26 @@
 // segment is the label of the chosen rule set (Config.RuleSet, default the
 // value-tiers preset; rfm8, rfm11 or a YAML rule set via the CLI), one
 // column for the one rule set. lifecycle_stage uses the first, last and
-// second-to-last distinct purchase times (lifecycle package). cluster is
-// k-means (k-means++, Config.Restarts restarts, Config.Seed) on standardised
-// log1p(recency, frequency, monetary); summary.json has each cluster's size,
-// revenue share and mean values in original units.
+// second-to-last distinct purchase times (lifecycle package; Result.History
+// is each user's input). cluster is k-means (k-means++, Config.Restarts
+// restarts, Config.Seed) on standardised log1p(recency, frequency,
+// monetary); summary.json has each cluster's size, revenue share and mean
+// values in original units.
 //
 // CLV: each user's calibration summary is x = orders − 1 in the calibration
 // window (purchases at or before Config.CalibrationEnd, default the as-of),
 // t_x = last − first and T = calibration end − first, in Config.TimeUnit
 // (default weeks). BG/NBD is fitted on all such users, Gamma-Gamma on those
 // with x > 0 and a positive mean repeat value (spend in the window minus the
-// spend at the first purchase time, over x); above Config.FitSample users
-// (default 250,000) a seeded uniform sample is fitted. p_alive and
-// expected_purchases (over Config.Horizon units) come from BG/NBD, clv =
-// Gamma-Gamma expected value × expected purchases, discounted per step of
-// horizon/12 when Config.Discount > 0. Users who first bought after the
-// calibration end have empty CLV columns. A failed fit leaves the columns
-// empty and is reported in summary.json (clv.error), not as an error.
+// spend at the first purchase time, over x); Result.Calibration is each
+// user's summary and mean repeat value, in any time unit. Above
+// Config.FitSample users (default 250,000) a seeded uniform sample is
+// fitted. p_alive and expected_purchases (over Config.Horizon units) come
+// from BG/NBD, clv = Gamma-Gamma expected value × expected purchases,
+// discounted per step of horizon/12 when Config.Discount > 0. Users who
+// first bought after the calibration end have empty CLV columns. A failed
+// fit leaves the columns empty and is reported in summary.json (clv.error),
+// not as an error.
 //
 // # users.csv
 //
@@ -74,5 +77,6 @@
 // goroutine and hands rows, by user, to GOMAXPROCS shard goroutines; each
 // shard applies its users' rows in file order. Finish (called by Analyze)
 // stops them. Analyze and Run are not safe for concurrent use on one
-// Accumulator.
+// Accumulator. A Result keeps the accumulator's per-user state: History and
+// Calibration read it on demand and add no memory per user.
 package engine

@@ -26,13 +26,24 @@
 // test switch, with every site's allow_dp_off), and Summer checks that the
 // release was not noised.
 //
+// # Coordinator
+//
+// Segment runs a whole segmentation from any process that reaches the
+// admin APIs (strata segment, strata demo): jobs.Run over a Summer whose
+// rounds go through an admin.Client (ClientRunner, which also lists the
+// keys for MaxAbs), a check that every participant contributed to every
+// round (ErrIncomplete otherwise: a site whose data is not ready would
+// silently be left out), then the model commit (POST /v1/models) with the
+// ids of all its rounds. WaitDataReady waits for the sites' data first.
+//
 // # From the local engine
 //
 // SiteDataFromEngine builds a site's SiteData from a local analysis
-// (node/engine.Result): the RFM and tenure columns. engine.Result does not
-// expose the second-to-last purchase age nor the CLV calibration summaries,
-// so those columns take segmodel's defaults (no previous purchase, no
-// calibration history): thresholds, means, k-means and channel counts are
-// exact, lifecycle stages and the CLV jobs are not yet fed (see the
-// function).
+// (node/engine.Result), every column filled: the RFM and tenure columns,
+// the second-to-last purchase ages (engine.Result.History), and the CLV
+// calibration summaries, mean repeat values and calibration membership
+// (engine.Result.Calibration) in the engine's CLV time unit. So a model's
+// lifecycle stages equal the engine's where the thresholds agree, and the
+// federated CLV fit over the sites' data is the engine's fit on the pooled
+// file (node/fedtest2's CDNOW test).
 package fedjobs

@@ -13,4 +13,8 @@ var (
 	ErrRelease = errors.New("fedjobs: unexpected release")
 	// ErrEngine: an engine result that cannot be turned into SiteData.
 	ErrEngine = errors.New("fedjobs: bad engine result")
+	// ErrIncomplete: a site that should have contributed to a round did
+	// not (its data not ready, or no data): the run stops rather than
+	// leave its users out of the model.
+	ErrIncomplete = errors.New("fedjobs: a site did not contribute")
 )

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -14,8 +13,6 @@ import (
 	"github.com/strata-fed/strata/federated/securesum"
 	"github.com/strata-fed/strata/federated/segmodel"
 	"github.com/strata-fed/strata/node/analytics/clv"
-	"github.com/strata-fed/strata/node/engine"
-	"github.com/strata-fed/strata/node/ingest"
 )
 
 // randomColumns returns n random users with CLV calibration summaries.
@@ -110,9 +107,9 @@ func TestSensitivityCoversJobs(t *testing.T) {
 // provider declares, so sites contribute, and (2) adding one random user to
 // a site moves the site's vector by at most the declared L1 and L2.
 func TestBindingBoundsUsers(t *testing.T) {
-	// A fixed seed: jobs' exact BG/NBD fit fails ("linesearch: failed to
-	// converge") on some random draws of this small synthetic data, and the
-	// test needs the run to reach every statistic.
+	// A fixed seed keeps the run reproducible (the exact CLV fit on such
+	// small random data is covered over many seeds by jobs'
+	// TestCLVExactManySeeds).
 	r := rand.New(rand.NewPCG(5848326503802447872, 1))
 	chans := []string{"store", "marketplace", "mini-program"}
 	var sites []*segmodel.SiteData
@@ -284,36 +281,6 @@ func TestSummerSpec(t *testing.T) {
 	}
 	if sp, err := (&Summer{Runner: ClientRunner{}, MaxAbs: 1000, Dataset: "crm"}).Spec(q); err != nil || sp.MaxAbs != 1000 || sp.Dataset != "crm" {
 		t.Errorf("explicit MaxAbs: %+v, %v", sp, err)
-	}
-}
-
-func TestSiteDataFromEngine(t *testing.T) {
-	src := ingest.DefaultSource(filepath.Join("testdata", "site.csv"))
-	res, _, err := engine.Run(context.Background(), src, engine.Config{Only: engine.OnlyRFM}, engine.RunOptions{OutDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := SiteDataFromEngine(res, "store")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := d.Columns()
-	if d.Len() != 4 || d.Channel != "store" || !slices.Equal(c.RecencyDays, res.Recency) || !slices.Equal(c.Frequency, res.Frequency) ||
-		!slices.Equal(c.MonetaryCents, res.Monetary) || !slices.Equal(c.TenureDays, res.Tenure) {
-		t.Fatalf("site data %+v from result R %v F %v M %v T %v", *c, res.Recency, res.Frequency, res.Monetary, res.Tenure)
-	}
-	// User 3: three orders, 4200 cents.
-	i := -1
-	for j := range 4 {
-		if res.UserID(j) == "3" {
-			i = j
-		}
-	}
-	if i < 0 || c.Frequency[i] != 3 || c.MonetaryCents[i] != 4200 {
-		t.Errorf("user 3 at %d: frequency/monetary wrong in %+v", i, *c)
-	}
-	if _, err := SiteDataFromEngine(nil, "x"); !errors.Is(err, ErrEngine) {
-		t.Errorf("nil result: %v, want ErrEngine", err)
 	}
 }
 

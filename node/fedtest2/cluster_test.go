@@ -30,7 +30,8 @@ type testNode struct {
 	d       *daemon.Daemon
 	stop    func()
 	dead    bool
-	admin   string // fixed admin API address
+	admin   string          // fixed admin API address
+	opts    []daemon.Option // Go-level daemon options, used by start
 }
 
 type cluster struct {
@@ -150,7 +151,7 @@ func (c *cluster) start(nd *testNode) {
 	cfg, err := config.LoadFile(nd.cfgPath)
 	must(t, err)
 	log := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("site", nd.site)
-	d, err := daemon.New(cfg, log)
+	d, err := daemon.New(cfg, log, nd.opts...)
 	if err != nil {
 		t.Fatalf("start %s: %v", nd.site, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-fed/strata/federated/fsm"
 	"github.com/strata-fed/strata/federated/jobs"
 	"github.com/strata-fed/strata/federated/securesum"
 	"github.com/strata-fed/strata/federated/segmodel"
@@ -172,7 +173,8 @@ func TestJobsOverSecureSumDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := sum.Rounds()[0]
-	if len(res.Contributors) != 3 || res.Noise.Mechanism != "skellam" || res.Charged.Epsilon != 1 || res.BudgetLeft == nil || res.BudgetLeft.Epsilon != 1 {
+	if len(res.Contributors) != 3 || res.Noise.Mechanism != "skellam" || res.Charged.Epsilon != 1 || res.BudgetLeft == nil ||
+		math.Abs(res.BudgetLeft.Epsilon-(2-zcdpSpent(1e-5, fsm.Cost{Epsilon: 1, Delta: 1e-6}))) > 1e-9 {
 		t.Fatalf("round %s: contributors %v, noise %+v, charged %+v, left %+v", res.RoundID, res.Contributors, res.Noise, res.Charged, res.BudgetLeft)
 	}
 	// Three of a 2-of-3 key's shares of variance μ/2 each.

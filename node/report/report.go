@@ -48,6 +48,10 @@ type Report struct {
 	Budget Budget `json:"budget"`
 	// Notes are free-text remarks shown at the end (methods, caveats).
 	Notes []string `json:"notes,omitempty"`
+	// MinMeanUsers: a cell's mean CLV is shown only when its released user
+	// count is at least this (a mean of noised sums over a small noised
+	// count is noise); 0 shows every mean.
+	MinMeanUsers int64 `json:"min_mean_users,omitempty"`
 }
 
 // Phase is one step of the pipeline and its wall time.
@@ -154,6 +158,9 @@ type Cell struct {
 	// MeanCLV is the segment's mean CLV in the channel, in currency units.
 	MeanCLV float64 `json:"mean_clv"`
 }
+
+// ShowsMean reports whether the report shows cell c's mean CLV.
+func (r *Report) ShowsMean(c Cell) bool { return c.Users >= r.MinMeanUsers }
 
 // Overlap is how the channels' user bases intersect.
 type Overlap struct {

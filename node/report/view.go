@@ -420,7 +420,11 @@ func (v *view) segmentTable() segmentTable {
 	for i, s := range v.R.Segments {
 		row := segmentRow{Name: s.Name, Color: v.SegmentKey[i].Color}
 		for _, c := range s.Cells {
-			row.Cells = append(row.Cells, cellText{groupInt(c.Users), pct(c.RevenueShare), money(c.MeanCLV)})
+			mean := "–"
+			if v.R.ShowsMean(c) {
+				mean = money(c.MeanCLV)
+			}
+			row.Cells = append(row.Cells, cellText{groupInt(c.Users), pct(c.RevenueShare), mean})
 		}
 		t.Rows = append(t.Rows, row)
 	}

@@ -105,6 +105,31 @@ type Config struct {
 	// MaxIncomingStreams is how many streams a peer may have open at once
 	// on its connection. Defaults to DefaultMaxIncomingStreams.
 	MaxIncomingStreams int64
+
+	// SendTap, if set, is shown every application-layer byte this node
+	// sends to a peer, before QUIC encrypts it. FOR TESTS AND DEBUGGING
+	// (Strata's canary test uses it to check that no user data ever leaves
+	// a node); nil, the default, costs nothing.
+	//
+	// It sees every Write on every stream, opened or accepted, of every
+	// kind — the Hello preamble the transport writes itself included, and
+	// raft's RPCs, which raftquic writes through these streams — with the
+	// stream's kind, and the reason text of every CONNECTION_CLOSE this
+	// node sends, with kind [KindNone]. peer is the peer's site id from its
+	// certificate ("" when a connection is refused before its site is
+	// known). p is what the writer passed (only the prefix QUIC accepted,
+	// if the write failed part-way); a reason may be truncated further by
+	// QUIC to fit a packet. p is read-only and valid only during the call:
+	// copy it to keep it. Calls are synchronous, in write order per stream,
+	// from many goroutines at once (some holding the transport's lock): the
+	// tap must be safe for concurrent use and must not call the Transport,
+	// and it delays the writer.
+	//
+	// Not shown, as they carry no application data: the TLS handshake
+	// (certificates), and QUIC's own frames (acknowledgements, flow
+	// control, keep-alives, the numeric codes of stream resets and
+	// connection closes). The transport sends no datagrams.
+	SendTap func(peer string, kind StreamKind, p []byte)
 }
 
 // populate returns a copy of c with defaults filled in, or an error.
@@ -209,4 +234,8 @@ const (
 	KindRaft    = wire.KindRaft
 	KindControl = wire.KindControl
 	KindBulk    = wire.KindBulk
+
+	// KindNone is no stream: [Config.SendTap] reports the bytes a node
+	// sends on the connection itself (CONNECTION_CLOSE reasons) with it.
+	KindNone StreamKind = 0
 )

@@ -28,7 +28,7 @@ func TestConfigFieldsHandled(t *testing.T) {
 		t.Fatal(err)
 	}
 	required := map[string]bool{"SiteID": true, "TLS": true, "ListenAddr": true}
-	optional := map[string]bool{"AdvertiseAddr": true, "Authorize": true, "KeyLogWriter": true}
+	optional := map[string]bool{"AdvertiseAddr": true, "Authorize": true, "KeyLogWriter": true, "SendTap": true}
 	defaulted := map[string]any{
 		"Logger":             nil, // any non-nil logger
 		"MaxIdleTimeout":     DefaultMaxIdleTimeout,

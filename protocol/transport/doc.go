@@ -36,6 +36,11 @@
 //     cancels the read side (a bare quic Stream.Close only half-closes), so
 //     finished streams never pile up against the stream limit.
 //   - [Transport.Close] stops every goroutine the transport started.
+//   - Every application-layer byte a node sends to a peer — stream data of
+//     every kind, the Hello preambles and connection-close reasons — can be
+//     observed before encryption through [Config.SendTap], a test and
+//     debugging hook (Strata's canary test checks with it that no user data
+//     leaves a node); it costs nothing when nil.
 //   - 0-RTT is never used (replayable, and its secrets are never logged);
 //     session tickets are disabled.
 //

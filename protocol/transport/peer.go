@@ -91,8 +91,17 @@ func (t *Transport) refuse(conn *quic.Conn, site, remote string, inbound bool, r
 	if len(msg) > maxReasonLen {
 		msg = msg[:maxReasonLen]
 	}
-	conn.CloseWithError(CodeRefused, msg)
+	t.closeConn(&peerConn{conn: conn, site: site}, CodeRefused, msg)
 	return &RefusedError{SiteID: site, Addr: remote, Reason: reason.Error()}
+}
+
+// closeConn closes pc's connection with code and reason, showing the
+// reason (application bytes sent to the peer) to Config.SendTap.
+func (t *Transport) closeConn(pc *peerConn, code quic.ApplicationErrorCode, reason string) {
+	if t.cfg.SendTap != nil && reason != "" {
+		t.cfg.SendTap(pc.site, KindNone, []byte(reason))
+	}
+	pc.conn.CloseWithError(code, reason)
 }
 
 // register records a live connection and returns the connection to use for
@@ -108,7 +117,7 @@ func (t *Transport) register(pc *peerConn) (*peerConn, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		pc.conn.CloseWithError(CodeShutdown, "shutting down")
+		t.closeConn(pc, CodeShutdown, "shutting down")
 		return nil, ErrClosed
 	}
 	t.live[pc] = struct{}{}
@@ -130,7 +139,7 @@ func (t *Transport) register(pc *peerConn) (*peerConn, error) {
 		select {
 		case <-timer.C:
 			t.log.Debug("closing duplicate connection", "peer", drop.site, "remote", drop.conn.RemoteAddr().String())
-			drop.conn.CloseWithError(CodeDuplicate, "duplicate connection")
+			t.closeConn(drop, CodeDuplicate, "duplicate connection")
 		case <-drop.conn.Context().Done():
 		case <-t.life.Done():
 		}
@@ -225,7 +234,7 @@ func (t *Transport) dialAndRegister(ctx context.Context, addr string, key netip.
 		return nil, err
 	}
 	if !t.goFunc(func() { t.streamLoop(pc) }) {
-		pc.conn.CloseWithError(CodeShutdown, "shutting down")
+		t.closeConn(pc, CodeShutdown, "shutting down")
 		return nil, ErrClosed
 	}
 	return keep, nil
@@ -304,7 +313,7 @@ func (t *Transport) handleStream(pc *peerConn, qs *quic.Stream) {
 		return
 	}
 	qs.SetPriority(priority(h.Kind))
-	s := newStream(qs, pc, h.Kind)
+	s := newStream(qs, pc, h.Kind, t.cfg.SendTap)
 	timer := time.NewTimer(t.cfg.AcceptTimeout)
 	defer timer.Stop()
 	select {

@@ -18,18 +18,20 @@ type Stream struct {
 	kind   StreamKind
 	local  net.Addr
 	remote string
+	tap    func(peer string, kind StreamKind, p []byte) // Config.SendTap
 	once   sync.Once
 }
 
 var _ net.Conn = (*Stream)(nil)
 
-func newStream(qs *quic.Stream, pc *peerConn, kind StreamKind) *Stream {
+func newStream(qs *quic.Stream, pc *peerConn, kind StreamKind, tap func(string, StreamKind, []byte)) *Stream {
 	return &Stream{
 		qs:     qs,
 		peer:   pc.info(),
 		kind:   kind,
 		local:  pc.conn.LocalAddr(),
 		remote: pc.conn.RemoteAddr().String(),
+		tap:    tap,
 	}
 }
 
@@ -46,9 +48,13 @@ func (s *Stream) Read(p []byte) (int, error) {
 	return n, mapErr(err, s.remote)
 }
 
-// Write writes to the stream.
+// Write writes to the stream. Every byte written is shown to
+// [Config.SendTap], if set, before Write returns.
 func (s *Stream) Write(p []byte) (int, error) {
 	n, err := s.qs.Write(p)
+	if s.tap != nil && n > 0 {
+		s.tap(s.peer.SiteID, s.kind, p[:n])
+	}
 	return n, mapErr(err, s.remote)
 }
 

@@ -255,7 +255,7 @@ func (t *Transport) openOn(ctx context.Context, pc *peerConn, kind StreamKind) (
 		return nil, mapErr(err, pc.conn.RemoteAddr().String())
 	}
 	qs.SetPriority(priority(kind))
-	s := newStream(qs, pc, kind)
+	s := newStream(qs, pc, kind, t.cfg.SendTap)
 	if dl, ok := ctx.Deadline(); ok {
 		qs.SetWriteDeadline(dl)
 	}
@@ -302,7 +302,7 @@ func (t *Transport) ClosePeer(siteID, reason string) int {
 	}
 	t.mu.Unlock()
 	for _, p := range victims {
-		p.conn.CloseWithError(CodeDropped, reason)
+		t.closeConn(p, CodeDropped, reason)
 	}
 	if len(victims) > 0 {
 		t.log.Info("dropped peer", "peer", siteID, "connections", len(victims), "reason", reason)
@@ -328,7 +328,7 @@ func (t *Transport) Close() error {
 	t.stop()
 	errs := []error{t.ln.Close()}
 	for p := range live {
-		p.conn.CloseWithError(CodeShutdown, "shutting down")
+		t.closeConn(p, CodeShutdown, "shutting down")
 	}
 	errs = append(errs, t.qt.Close())
 	t.wg.Wait()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -236,6 +237,34 @@ func TestBlob(t *testing.T) {
 	if h.SHA256 != sha256.Sum256(body) {
 		t.Error("NewBlobHeader digest wrong")
 	}
+	// An in-memory body goes out in one Write after the header's; a longer
+	// one is cut at Length (and then copied in steps).
+	var cw countingWriter
+	if err := WriteBlob(&cw, &h, bytes.NewReader(body)); err != nil || cw.writes != 2 || cw.n != int(h.Length)+frameLen(t, &h) {
+		t.Errorf("WriteBlob(in memory) = %v in %d writes of %d bytes, want 2 writes", err, cw.writes, cw.n)
+	}
+	cw = countingWriter{}
+	long := append(slices.Clone(body), "trailing"...)
+	if err := WriteBlob(&cw, &h, bytes.NewReader(long)); err != nil || cw.n != int(h.Length)+frameLen(t, &h) {
+		t.Errorf("WriteBlob(longer body) = %v, %d bytes, want %d", err, cw.n, int(h.Length)+frameLen(t, &h))
+	}
+}
+
+type countingWriter struct{ writes, n int }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	w.n += len(p)
+	return len(p), nil
+}
+
+func frameLen(t *testing.T, m Message) int {
+	t.Helper()
+	b, err := AppendFrame(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(b)
 }
 
 func BenchmarkAppendParseFrame(b *testing.B) {
