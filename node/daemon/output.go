@@ -104,6 +104,15 @@ func writeOutputs(root, name string, o outputs) (activationFile, error) {
 	return act, nil
 }
 
+// WriteSiteOutputs writes root/name exactly as a daemon writes a model
+// version's outputs (labels.csv, audiences/<segment>.csv, activation.json;
+// no report), atomically, for labels and audiences computed elsewhere
+// (node/demo's centralized baseline). It returns the audience files written.
+func WriteSiteOutputs(root, name string, m *segmodel.Model, labels []segmodel.UserLabel, ids []string, auds []segmodel.Audience[string]) ([]admin.SegmentSize, error) {
+	act, err := writeOutputs(root, name, outputs{Model: m, Labels: labels, IDs: ids, Audiences: auds})
+	return act.Segments, err
+}
+
 // readActivationFile reads dir/activation.json.
 func readActivationFile(dir string) (activationFile, error) {
 	var a activationFile

@@ -1,24 +1,21 @@
 package demo
 
 import (
-	"bufio"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/strata-fed/strata/federated/jobs"
 	"github.com/strata-fed/strata/federated/segmodel"
 	"github.com/strata-fed/strata/node/admin"
+	"github.com/strata-fed/strata/node/daemon"
 	"github.com/strata-fed/strata/node/report"
 )
 
-// exportSite labels one site's users with the model and writes what a
-// daemon writes for a model version — dir/labels.csv
-// (user_id,segment,lifecycle_stage,cluster,p_alive,expected_purchases,clv)
-// and dir/audiences/<segment>.csv (header user_id) — so the centralized
-// baseline does the same labelling and export work.
+// exportSite labels one site's users with the model and writes, with the
+// daemon's own writer, what a daemon writes for a model version — dir/labels.csv
+// and dir/audiences/<segment>.csv — so the centralized baseline does the same
+// labelling and export work. dir's parent must exist; dir must not.
 func exportSite(dir string, m *segmodel.Model, d *segmodel.SiteData, ids []string) ([]admin.SegmentSize, error) {
 	labels, err := segmodel.Label(m, d)
 	if err != nil {
@@ -28,75 +25,14 @@ func exportSite(dir string, m *segmodel.Model, d *segmodel.SiteData, ids []strin
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "audiences"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	segs := m.Segments()
-	err = writeLines(filepath.Join(dir, "labels.csv"), "user_id,segment,lifecycle_stage,cluster,p_alive,expected_purchases,clv", func(w *bufio.Writer) error {
-		b := make([]byte, 0, 128)
-		for i, l := range labels {
-			b = append(b[:0], ids[i]...)
-			b = append(append(b, ','), segs[l.Segment]...)
-			b = append(append(b, ','), l.Stage...)
-			b = strconv.AppendInt(append(b, ','), int64(l.Cluster), 10)
-			b = appendFloat(append(b, ','), l.PAlive, 6)
-			b = appendFloat(append(b, ','), l.ExpectedPurchases, 6)
-			b = appendFloat(append(b, ','), l.CLV, 2)
-			if _, err := w.Write(append(b, '\n')); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	sizes, err := daemon.WriteSiteOutputs(filepath.Dir(dir), filepath.Base(dir), m, labels, ids, auds)
 	if err != nil {
-		return nil, err
-	}
-	var sizes []admin.SegmentSize
-	for _, a := range auds {
-		rel := filepath.Join("audiences", a.Segment+".csv")
-		err := writeLines(filepath.Join(dir, rel), "user_id", func(w *bufio.Writer) error {
-			for _, id := range a.IDs {
-				w.WriteString(id)
-				if err := w.WriteByte('\n'); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		sizes = append(sizes, admin.SegmentSize{Segment: a.Segment, Users: len(a.IDs), File: rel})
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	return sizes, nil
-}
-
-func writeLines(path, header string, fill func(*bufio.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	w.WriteString(header + "\n")
-	err = fill(w)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("export %s: %w", path, err)
-	}
-	return nil
-}
-
-// appendFloat appends v with prec decimals, nothing for NaN or ±Inf.
-func appendFloat(b []byte, v float64, prec int) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return b
-	}
-	return strconv.AppendFloat(b, v, 'f', prec, 64)
 }
 
 // centralReport is the baseline's summary in the report's shape: the
